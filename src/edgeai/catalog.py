@@ -1,0 +1,75 @@
+"""The platform's components, their namespaces and dependencies, and the label keys: named once.
+
+Everything else (composition, Pulumi stacks, the gate, tests) imports these; the
+charts receive namespaces and service addresses as values derived from here.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+LABEL_PREFIX = "edgeai.io"
+LABELS = {
+    "environment": f"{LABEL_PREFIX}/environment",
+    "site": f"{LABEL_PREFIX}/site",
+    "region": f"{LABEL_PREFIX}/region",
+    "owner": f"{LABEL_PREFIX}/owner",
+}
+SYNC_WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave"
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str                   # key under `components:` in environment files; release name
+    chart: str                  # folder under charts/
+    namespace: str
+    needs: tuple[str, ...] = ()  # components it calls: sync order and NetworkPolicy egress
+    pod_security: str = "restricted"
+    per_model: bool = False     # one release per model placed on the site
+    cloud_egress: bool = False  # reaches the environment's cloud endpoints (cloud.egressCIDRs)
+
+    @property
+    def sync_wave(self) -> int:
+        return _wave(self.name)
+
+
+COMPONENTS: dict[str, Component] = {c.name: c for c in (
+    Component("monitoring", "monitoring", "edgeai-monitoring", cloud_egress=True),  # remote write
+    Component("logging", "logging", "edgeai-logging"),
+    # Tailing node log files needs hostPath, which only the privileged Pod Security level allows;
+    # the agent is therefore a release of its own, in the one namespace that is not restricted.
+    Component("log-agent", "logging", "edgeai-log-agent", needs=("logging",), pod_security="privileged",
+              cloud_egress=True),                               # ships to the cloud Elasticsearch
+    Component("kafka", "kafka", "edgeai-kafka", cloud_egress=True),  # MirrorMaker 2 to the cloud
+    Component("redis", "redis", "edgeai-redis", cloud_egress=True),  # snapshots to the object store
+    Component("model-serving", "model-serving", "edgeai-models", per_model=True,
+              cloud_egress=True),                               # fetches model artifacts
+    Component("gateway", "gateway", "edgeai-gateway", needs=("model-serving",)),
+    Component("siddhi", "siddhi", "edgeai-siddhi", needs=("kafka", "gateway", "redis")),
+)}
+
+CHARTS = tuple(sorted({c.chart for c in COMPONENTS.values()}))
+LIBRARY_CHART = "edgeai-common"
+
+# Kafka topics of the data path (ingest -> CEP -> alerts/aggregates).
+TOPICS = ("sensor-events", "predictions", "alerts", "aggregates")
+
+# Frameworks served by each inference server (the model-serving chart maps them the same way).
+SERVERS = {
+    "mlserver": ("sklearn", "xgboost", "lightgbm", "mlflow", "huggingface"),
+    "triton": ("onnx", "pytorch", "tensorflow"),
+}
+FRAMEWORKS = tuple(f for frameworks in SERVERS.values() for f in frameworks)
+
+
+@functools.cache
+def _wave(name: str) -> int:
+    """Argo CD sync wave: one after the latest wave of anything the component needs."""
+    needs = COMPONENTS[name].needs
+    return 1 + max(map(_wave, needs)) if needs else 0
+
+
+def service_host(component: str, service: str | None = None) -> str:
+    """In-cluster DNS name of a component's Service (the release name unless given)."""
+    return f"{service or component}.{COMPONENTS[component].namespace}.svc.cluster.local"

@@ -1,0 +1,167 @@
+"""The heart of the platform: (environment, site) -> the releases the site runs.
+
+A pure function of the environment files. The Pulumi site stack turns its result into
+Argo CD Applications, `edgeai validate` renders it with helm, `edgeai up` installs it.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from edgeai.catalog import COMPONENTS, Component, service_host
+from edgeai.layers import Layer, deep_merge
+
+if TYPE_CHECKING:
+    from edgeai.fleet import Environment, Model, Site
+
+
+@dataclass(frozen=True)
+class Release:
+    name: str
+    component: str
+    chart: str             # path of the chart in this repository, e.g. charts/kafka
+    namespace: str
+    sync_wave: int
+    values: dict[str, Any]  # what the Argo CD Application carries inline
+    layers: tuple[Layer, ...] = field(default=(), compare=False, repr=False)
+
+    @property
+    def pod_security(self) -> str:
+        return COMPONENTS[self.component].pod_security
+
+
+@functools.cache
+def platform() -> dict[str, Any]:
+    return yaml.safe_load(resources.files("edgeai").joinpath("platform.yaml").read_text())
+
+
+def settings() -> dict[str, Any]:
+    return platform()["settings"]
+
+
+def kafka_brokers(site: Site) -> int:
+    return min(site.node_count, settings()["maxKafkaBrokers"])
+
+
+def runs_local_elasticsearch(site: Site) -> bool:
+    return site.memory_gi_total >= settings()["localElasticsearchMinMemoryGi"]
+
+
+def components_of(env: Environment, site: Site) -> list[Component]:
+    """The components a site runs: all of them, except local Elasticsearch on small sites, and
+    the log agent when it has nowhere to ship to."""
+    out = []
+    for c in COMPONENTS.values():
+        if c.name == "logging" and not runs_local_elasticsearch(site):
+            continue
+        if c.name == "log-agent" and not (runs_local_elasticsearch(site) or env.cloud.get("elasticsearch")):
+            continue
+        if c.per_model and not env.placed_models(site):
+            continue
+        out.append(c)
+    return out
+
+
+def _global(env: Environment, site: Site) -> dict[str, Any]:
+    out = {
+        "environment": env.name,
+        "site": site.name,
+        "region": site.region,
+        "owner": env.config["owner"],
+        "nodeCount": site.node_count,
+        "storageClass": site.storage_class,
+    }
+    if mirror := env.config.get("images", {}).get("mirror"):
+        out["imageRegistry"] = mirror
+    return out
+
+
+def _network_policy(env: Environment, component: Component, present: list[Component]) -> dict[str, Any]:
+    """Allow exactly the data path: who may call this component, and whom it may call."""
+    names = {c.name for c in present}
+    callers = sorted({c.namespace for c in present if component.name in c.needs})
+    if component.name != "monitoring" and "monitoring" in names:
+        callers.append(COMPONENTS["monitoring"].namespace)  # Prometheus scrapes every component
+    if component.name == "monitoring":
+        callees = sorted({c.namespace for c in present if c.name != "monitoring"})
+    else:
+        callees = sorted({COMPONENTS[n].namespace for n in component.needs if n in names})
+    cidrs = env.cloud.get("egressCIDRs", []) if component.cloud_egress else []
+    return {"enabled": True, "ingressNamespaces": sorted(set(callers)),
+            "egressNamespaces": callees, "egressCIDRs": list(cidrs)}
+
+
+def _derived(env: Environment, site: Site, component: Component, present: list[Component],
+             model: Model | None) -> dict[str, Any]:
+    """Values that follow from the site's facts rather than from anybody's choice."""
+    cloud = env.cloud
+    values: dict[str, Any] = {"global": _global(env, site),
+                              "networkPolicy": _network_policy(env, component, present)}
+    name = component.name
+    if name == "kafka":
+        values["brokers"] = kafka_brokers(site)
+        if cloud.get("kafkaBootstrap"):
+            values["mirrorMaker"] = {"enabled": True, "targetBootstrap": cloud["kafkaBootstrap"]}
+    elif name == "model-serving" and model is not None:
+        spec = {k: model.file.data[k] for k in ("name", "framework", "uri")}
+        spec.update(replicas=model.replicas, gpu=model.gpu, canary=model.canary)
+        values["model"] = spec
+    elif name == "gateway":
+        values["routes"] = [_route(m) for m in env.placed_models(site)]
+    elif name == "siddhi":
+        values["kafka"] = {"bootstrapServers": f"{service_host('kafka')}:9092"}
+        values["inference"] = {"url": f"http://{service_host('gateway')}:8080"}
+    elif name == "monitoring":
+        values["scrapeNamespaces"] = sorted(c.namespace for c in present)
+        if cloud.get("prometheusRemoteWrite"):
+            values["remoteWrite"] = {"url": cloud["prometheusRemoteWrite"]}
+    elif name == "log-agent":
+        host = (f"{service_host('logging', 'logging-elasticsearch')}:9200"
+                if runs_local_elasticsearch(site) else cloud["elasticsearch"])
+        es_host, _, es_port = host.rpartition(":")
+        values.update(agent={"enabled": True}, elasticsearch={"enabled": False},
+                      kibana={"enabled": False},
+                      output={"elasticsearch": {"host": es_host, "port": int(es_port)}})
+    return values
+
+
+def _route(model: Model) -> dict[str, Any]:
+    route: dict[str, Any] = {"model": model.name,
+                             "service": service_host("model-serving", model.name)}
+    if model.canary:
+        route["canary"] = {"service": service_host("model-serving", f"{model.name}-canary"),
+                           "weight": model.canary["weight"]}
+    return route
+
+
+def release_name(component: Component, model: Model | None = None) -> str:
+    return f"model-{model.name}" if model is not None else component.name
+
+
+def compose(env: Environment, site: Site) -> list[Release]:
+    """Every release the site runs, in sync-wave order; deterministic for the same files."""
+    present = components_of(env, site)
+    releases = []
+    for component in present:
+        layers = (Layer(env.file, ("components", component.name)),
+                  Layer(site.file, ("components", component.name)))
+        for model in env.placed_models(site) if component.per_model else [None]:
+            values = deep_merge(platform()["components"].get(component.name, {}),
+                                _derived(env, site, component, present, model),
+                                *(layer.values for layer in layers))
+            releases.append(Release(
+                name=release_name(component, model), component=component.name,
+                chart=f"charts/{component.chart}", namespace=component.namespace,
+                sync_wave=component.sync_wave, values=values, layers=layers))
+    return sorted(releases, key=lambda r: (r.sync_wave, r.name))
+
+
+def namespaces(releases: list[Release]) -> dict[str, str]:
+    """Namespace -> Pod Security level, for the site stack and local deploys."""
+    return {r.namespace: r.pod_security for r in releases}
+

@@ -1,0 +1,107 @@
+"""JSON Schema validation whose messages say what was expected, where, and how to fix it."""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+from referencing import Registry, Resource
+
+from edgeai import paths
+from edgeai.problems import Problem
+from edgeai.yamlfile import SCHEMA_HEADER, YamlFile
+
+# Where each kind's header points, relative to the file (environments/<env>/[sites|models]/).
+HEADER_REF = {
+    "environment": "../schema/environment.schema.json",
+    "site": "../../schema/site.schema.json",
+    "model": "../../schema/model.schema.json",
+}
+
+
+@functools.cache
+def _registry() -> Registry:
+    """All environment schemas by $id, so their relative $refs resolve as they do in editors."""
+    resources = []
+    for file in sorted(paths.SCHEMAS.glob("*.schema.json")):
+        schema = json.loads(file.read_text())
+        Draft202012Validator.check_schema(schema)
+        resources.append((schema["$id"], Resource.from_contents(schema)))
+    return Registry().with_resources(resources)
+
+
+@functools.cache
+def validator_for(schema_file: Path) -> Draft202012Validator:
+    return Draft202012Validator(json.loads(schema_file.read_text()), registry=_registry())
+
+
+def schema_path(kind: str) -> Path:
+    return paths.SCHEMAS / f"{kind}.schema.json"
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", int: "an integer",
+            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def explain(err: ValidationError) -> tuple[list[str | int], str, str]:
+    """(path, message, fix) for one schema error, in a user's terms rather than jsonschema's."""
+    path, v, arg, inst = list(err.absolute_path), err.validator, err.validator_value, err.instance
+    if v == "additionalProperties":
+        allowed = sorted(err.schema.get("properties", {}))
+        unknown = sorted(set(inst) - set(allowed))
+        key = unknown[0]
+        close = difflib.get_close_matches(key, allowed, n=1)
+        fix = f"did you mean '{close[0]}'?" if close else f"allowed keys: {', '.join(allowed)}"
+        return path + [key], f"unknown key '{key}'", fix
+    if v == "required":
+        missing = arg[0] if isinstance(arg, list) else arg
+        for name in arg:
+            if name not in inst:
+                missing = name
+                break
+        return path, f"missing required key '{missing}'", f"add '{missing}:'"
+    if v == "type":
+        want = arg if isinstance(arg, str) else " or ".join(arg)
+        return path, f"expected {want}, got {_type_name(inst)} {json.dumps(inst)}", ""
+    if v == "enum":
+        close = difflib.get_close_matches(str(inst), [str(a) for a in arg], n=1)
+        fix = f"did you mean '{close[0]}'?" if close else ""
+        return path, f"expected one of {', '.join(map(str, arg))}; got {json.dumps(inst)}", fix
+    if v in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+        op = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}[v]
+        return path, f"expected a value {op} {arg}, got {json.dumps(inst)}", ""
+    if v == "pattern":
+        hint = err.schema.get("description", "")
+        return path, f"{json.dumps(inst)} does not have the expected form ({arg})", hint
+    if v in ("minItems", "minLength"):
+        return path, f"expected at least {arg} {'item' if v == 'minItems' else 'character'}(s)", ""
+    if v == "uniqueItems":
+        return path, "items must be unique", "remove the repeated item"
+    if v == "const":
+        return path, f"expected {json.dumps(arg)}, got {json.dumps(inst)}", ""
+    return path, err.message, ""
+
+
+def validate(doc: YamlFile, kind: str) -> list[Problem]:
+    """Every schema violation of one environment file."""
+    problems = []
+    for err in validator_for(schema_path(kind)).iter_errors(doc.data):
+        path, message, fix = explain(err)
+        problems.append(doc.problem(path, message, fix))
+    return problems
+
+
+def check_header(doc: YamlFile, kind: str) -> list[Problem]:
+    """Line 1 must point editors at the schema, so they complete and check the file as it is typed."""
+    problems = []
+    first = doc.path.read_text().partition("\n")[0]
+    if not (first.startswith(SCHEMA_HEADER) and first.endswith(f"{kind}.schema.json")):
+        problems.append(Problem(doc.path, 1, (), "line 1 is not the editor schema header",
+                                f"make line 1 '{SCHEMA_HEADER}{HEADER_REF[kind]}'"))
+    return problems
