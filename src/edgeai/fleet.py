@@ -148,13 +148,15 @@ def load_environment(directory: Path) -> Environment:
     doc = _load_checked(env_file, "environment", problems)
     sites = {p: _load_checked(p, "site", problems) for p in sorted((directory / "sites").glob("*.y*ml"))}
     models = {p: _load_checked(p, "model", problems) for p in sorted((directory / "models").glob("*.y*ml"))}
-    if doc is None:
+    if doc is None or None in sites.values() or None in models.values():
+        # Cross-file rules over a partial fleet would report echoes of the file errors
+        # (a model "in a region with no site" because that site failed to load).
         raise InputErrors(problems)
     env = Environment(directory, doc)
     problems += semantics.check_names(env, sites, models)
-    for site_doc in filter(None, sites.values()):
+    for site_doc in sites.values():
         env.sites.setdefault(site_doc.data["name"], Site(site_doc))
-    for model_doc in filter(None, models.values()):
+    for model_doc in models.values():
         env.models.setdefault(model_doc.data["name"], Model(model_doc))
     problems += semantics.check(env)
     if problems:
