@@ -1,0 +1,22 @@
+# The two commands of the README. Everything else is a detail of these.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+ENV ?= local
+SITE ?= local
+
+help:
+	@echo "make up     set up, then validate and render the '$(ENV)' environment (site $(SITE))"
+	@echo "make test   set up, then run every test"
+
+setup:
+	@bash scripts/setup.sh
+
+up: setup
+	.venv/bin/edgeai validate --env $(ENV)
+	.venv/bin/edgeai render --env $(ENV) --site $(SITE)
+
+test: setup
+	.venv/bin/ruff check src tests scripts policies stacks
+	.venv/bin/pytest
+
+.PHONY: help setup up test

@@ -1,0 +1,185 @@
+{{/*
+Contents of the chart's ConfigMaps, one helper per ConfigMap so each workload's
+checksum annotation only changes (and only rolls its pods) when its own files change.
+*/}}
+
+{{- define "kafka.log4jData" -}}
+# Console-only logging: no log files grow inside the container.
+log4j2.properties: |
+  status = warn
+  appender.console.type = Console
+  appender.console.name = STDOUT
+  appender.console.target = SYSTEM_OUT
+  appender.console.layout.type = PatternLayout
+  appender.console.layout.pattern = [%d] %p %m (%c)%n
+  rootLogger.level = INFO
+  rootLogger.appenderRef.stdout.ref = STDOUT
+  logger.kafka.name = kafka
+  logger.kafka.level = INFO
+  logger.apache.name = org.apache.kafka
+  logger.apache.level = INFO
+  logger.request.name = kafka.request.logger
+  logger.request.level = WARN
+  logger.statechange.name = state.change.logger
+  logger.statechange.level = INFO
+{{- end -}}
+
+{{- define "kafka.brokerConfigData" -}}
+{{- $rf := include "kafka.replicationFactor" . -}}
+{{- $isr := include "kafka.minInsyncReplicas" . -}}
+{{- $protocol := ternary "SASL_PLAINTEXT" "PLAINTEXT" .Values.auth.enabled -}}
+# Shared by every node; start.sh appends node.id and advertised.listeners per pod.
+server.properties: |
+  # Rendered by the edgeai kafka chart: release {{ .Release.Name }}, namespace {{ .Release.Namespace }}, brokers {{ .Values.brokers }}.
+  ############################# KRaft #############################
+  process.roles=broker,controller
+  controller.quorum.voters={{ include "kafka.quorumVoters" . }}
+  controller.listener.names=CONTROLLER
+  ############################# Listeners #############################
+  listeners=CLIENT://:{{ include "kafka.clientPort" . }},CONTROLLER://:{{ include "kafka.controllerPort" . }}
+  listener.security.protocol.map=CLIENT:{{ $protocol }},CONTROLLER:PLAINTEXT
+  inter.broker.listener.name=CLIENT
+  {{- if .Values.auth.enabled }}
+  sasl.enabled.mechanisms=PLAIN
+  sasl.mechanism.inter.broker.protocol=PLAIN
+  {{- end }}
+  ############################# Storage #############################
+  log.dirs=/var/lib/kafka/data/logs
+  ############################# Replication (derived from brokers) #############################
+  default.replication.factor={{ $rf }}
+  min.insync.replicas={{ $isr }}
+  offsets.topic.replication.factor={{ $rf }}
+  transaction.state.log.replication.factor={{ $rf }}
+  transaction.state.log.min.isr={{ $isr }}
+  share.coordinator.state.topic.replication.factor={{ $rf }}
+  share.coordinator.state.topic.min.isr={{ $isr }}
+  unclean.leader.election.enable=false
+  ############################# Topics #############################
+  auto.create.topics.enable={{ .Values.autoCreateTopics }}
+  num.partitions={{ .Values.numPartitions }}
+  log.retention.hours={{ .Values.logRetentionHours }}
+  log.retention.check.interval.ms=300000
+  group.initial.rebalance.delay.ms={{ ternary 0 3000 (eq (int .Values.brokers) 1) }}
+  {{- with .Values.extraConfig }}
+  ############################# extraConfig #############################
+  {{- range $k, $v := . }}
+  {{ $k }}={{ $v }}
+  {{- end }}
+  {{- end }}
+start.sh: |
+  #!/bin/bash
+  # Start one combined KRaft broker+controller node with the rendered server.properties.
+  set -euo pipefail
+  umask 077
+  ordinal="${POD_NAME##*-}"
+  conf=/tmp/kafka/server.properties
+  mkdir -p /tmp/kafka "$LOG_DIR"
+  {
+    cat /etc/kafka/edgeai/server.properties
+    echo "############################# Per node (start.sh) #############################"
+    echo "node.id=${ordinal}"
+    echo "advertised.listeners=CLIENT://${POD_NAME}.${HEADLESS_SERVICE}.${POD_NAMESPACE}.svc:{{ include "kafka.clientPort" . }}"
+    if [ -n "${KAFKA_SASL_USERNAME:-}" ]; then
+      echo "listener.name.client.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\"${KAFKA_SASL_USERNAME}\" password=\"${KAFKA_SASL_PASSWORD}\" user_${KAFKA_SASL_USERNAME}=\"${KAFKA_SASL_PASSWORD}\";"
+    fi
+  } > "$conf"
+  # First start formats the volume with the release's cluster id; later starts are a no-op.
+  /opt/kafka/bin/kafka-storage.sh format --config "$conf" --cluster-id "$KAFKA_CLUSTER_ID" --ignore-formatted
+  exec /opt/kafka/bin/kafka-server-start.sh "$conf"
+{{ include "kafka.log4jData" . }}
+{{- end -}}
+
+{{- define "kafka.topicsConfigData" -}}
+{{- $rf := include "kafka.replicationFactor" . -}}
+{{- $isr := include "kafka.minInsyncReplicas" . -}}
+topics.sh: |
+  #!/bin/bash
+  # Create the declared topics if missing and keep their topic-level configs in line.
+  set -euo pipefail
+  umask 077
+  mkdir -p "$LOG_DIR"
+  bootstrap="$KAFKA_BOOTSTRAP"
+  client=()
+  if [ -n "${KAFKA_SASL_USERNAME:-}" ]; then
+    printf '%s\n' "security.protocol=SASL_PLAINTEXT" "sasl.mechanism=PLAIN" \
+      "sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\"${KAFKA_SASL_USERNAME}\" password=\"${KAFKA_SASL_PASSWORD}\";" \
+      > /tmp/client.properties
+    client=(--command-config /tmp/client.properties)
+  fi
+  for attempt in $(seq 1 60); do
+    if /opt/kafka/bin/kafka-topics.sh --bootstrap-server "$bootstrap" "${client[@]}" --list >/dev/null; then
+      break
+    fi
+    if [ "$attempt" = 60 ]; then echo "kafka at $bootstrap did not answer" >&2; exit 1; fi
+    echo "waiting for kafka at $bootstrap ($attempt/60)"
+    sleep 5
+  done
+  ensure_topic() {
+    local name="$1" partitions="$2" configs="$3"
+    local create=()
+    IFS=',' read -ra kv <<< "$configs"
+    for c in "${kv[@]}"; do create+=(--config "$c"); done
+    /opt/kafka/bin/kafka-topics.sh --bootstrap-server "$bootstrap" "${client[@]}" --create --if-not-exists \
+      --topic "$name" --partitions "$partitions" --replication-factor {{ $rf }} "${create[@]}"
+    /opt/kafka/bin/kafka-configs.sh --bootstrap-server "$bootstrap" "${client[@]}" --alter \
+      --entity-type topics --entity-name "$name" --add-config "$configs"
+  }
+  {{- range .Values.topics }}
+  ensure_topic {{ .name | quote }} {{ .partitions }} "min.insync.replicas={{ $isr }}{{ with .retentionHours }},retention.ms={{ mul (int .) 3600000 }}{{ end }}"
+  {{- end }}
+  echo "topics ready"
+{{ include "kafka.log4jData" . }}
+{{- end -}}
+
+{{- define "kafka.mirrorMakerConfigData" -}}
+{{- $src := include "kafka.sourceAlias" . -}}
+{{- $tgt := .Values.mirrorMaker.targetAlias -}}
+{{- $trf := .Values.mirrorMaker.targetReplicationFactor -}}
+mirror-maker.properties: |
+  # MirrorMaker 2 (dedicated mode): local topics to the cloud Kafka as {{ $src }}.<topic>.
+  clusters={{ $src }},{{ $tgt }}
+  {{ $src }}.bootstrap.servers={{ include "kafka.bootstrap" . }}
+  {{- if .Values.auth.enabled }}
+  {{ $src }}.security.protocol=SASL_PLAINTEXT
+  {{ $src }}.sasl.mechanism=PLAIN
+  {{- end }}
+  {{ $tgt }}.bootstrap.servers={{ .Values.mirrorMaker.targetBootstrap }}
+  {{- if .Values.mirrorMaker.targetAuth.enabled }}
+  {{ $tgt }}.security.protocol={{ .Values.mirrorMaker.targetAuth.securityProtocol }}
+  {{ $tgt }}.sasl.mechanism={{ .Values.mirrorMaker.targetAuth.mechanism }}
+  {{- end }}
+  {{ $src }}->{{ $tgt }}.enabled=true
+  {{ $src }}->{{ $tgt }}.topics={{ .Values.mirrorMaker.topics }}
+  {{- with .Values.mirrorMaker.groups }}
+  {{ $src }}->{{ $tgt }}.groups={{ . }}
+  {{- end }}
+  {{ $tgt }}->{{ $src }}.enabled=false
+  # Every MirrorMaker topic lives on the cloud cluster; nothing extra is created at the edge.
+  offset-syncs.topic.location=target
+  replication.factor={{ $trf }}
+  checkpoints.topic.replication.factor={{ $trf }}
+  heartbeats.topic.replication.factor={{ $trf }}
+  offset-syncs.topic.replication.factor={{ $trf }}
+  config.storage.replication.factor={{ $trf }}
+  offset.storage.replication.factor={{ $trf }}
+  status.storage.replication.factor={{ $trf }}
+  sync.topic.acls.enabled=false
+  dedicated.mode.enable.internal.rest=true
+  listeners=http://:{{ include "kafka.mirrorMakerPort" . }}
+mirror-maker.sh: |
+  #!/bin/bash
+  # Assemble the MirrorMaker 2 config (credentials from env) and run it.
+  set -euo pipefail
+  umask 077
+  mkdir -p /tmp/mm2 "$LOG_DIR"
+  conf=/tmp/mm2/mirror-maker.properties
+  cp /etc/kafka/edgeai/mirror-maker.properties "$conf"
+  if [ -n "${KAFKA_SASL_USERNAME:-}" ]; then
+    echo "{{ $src }}.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\"${KAFKA_SASL_USERNAME}\" password=\"${KAFKA_SASL_PASSWORD}\";" >> "$conf"
+  fi
+  if [ -n "${TARGET_USERNAME:-}" ]; then
+    echo "{{ $tgt }}.sasl.jaas.config=${TARGET_LOGIN_MODULE} required username=\"${TARGET_USERNAME}\" password=\"${TARGET_PASSWORD}\";" >> "$conf"
+  fi
+  exec /opt/kafka/bin/connect-mirror-maker.sh "$conf"
+{{ include "kafka.log4jData" . }}
+{{- end -}}

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Everything a fresh clone needs: the Python venv with the edgeai package, and the pinned tools.
+# Idempotent and quick once done (pip and the tool builds are cached under ~/.cache).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+python=${PYTHON:-python3}
+
+if [[ ! -x .venv/bin/python ]]; then
+  "$python" -m venv .venv
+fi
+stamp=.venv/.installed
+if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -e '.[dev]'
+  touch "$stamp"
+fi
+bash scripts/bootstrap-tools.sh

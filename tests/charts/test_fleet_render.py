@@ -1,0 +1,133 @@
+"""Every chart, rendered with real helm for every release of every site of every environment.
+
+Assertions on the fields that matter for every workload; chart-specific behaviour is in
+the test_<chart>.py files beside this one.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from edgeai import capacity, catalog, cli, fleet, helm, paths, podsecurity, render
+from edgeai.composition import compose
+
+ENVS = fleet.load_fleet()
+SITES = [(e, s) for e in ENVS for s in e.sites.values()]
+SITE_IDS = [f"{e.name}/{s.name}" for e, s in SITES]
+
+
+@pytest.fixture(scope="module")
+def rendered():
+    """(env, site) id -> list of RenderedRelease, rendered once for the module."""
+    return {f"{e.name}/{s.name}": render.render_site(e, s) for e, s in SITES}
+
+
+@pytest.mark.parametrize("chart", catalog.CHARTS)
+def test_chart_lints_strict(chart: str) -> None:
+    helm.lint(paths.CHARTS / chart)
+
+
+def test_chart_schemas_embed_the_shared_definitions() -> None:
+    result = subprocess.run([sys.executable, "scripts/sync-chart-schemas.py", "--check"],
+                            cwd=paths.ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("chart", catalog.CHARTS)
+def test_chart_schema_rejects_unknown_top_level_key(chart: str) -> None:
+    with pytest.raises(helm.HelmError, match="additional properties|additionalProperties|not allowed"):
+        helm.template(paths.CHARTS / chart, chart, "edgeai-test", {"notAValue": 1})
+
+
+def test_validate_passes_on_every_shipped_environment(capsys) -> None:
+    assert cli.main(["validate"]) == 0, capsys.readouterr()
+
+
+@pytest.mark.parametrize(("env", "site"), SITES, ids=SITE_IDS)
+def test_every_workload_is_restricted_probed_and_sized(env, site, rendered) -> None:
+    for rr in rendered[f"{env.name}/{site.name}"]:
+        for obj in rr.objects:
+            spec = capacity.pod_spec(obj)
+            if spec is None:
+                continue
+            where = f"{rr.release.name}: {obj['kind']}/{obj['metadata']['name']}"
+            if rr.release.pod_security == "restricted":
+                assert podsecurity.restricted_violations(spec) == [], where
+            for c in spec["containers"]:
+                resources = c.get("resources") or {}
+                assert {"cpu", "memory"} <= set(resources.get("requests", {})), f"{where}/{c['name']}"
+                assert {"cpu", "memory"} <= set(resources.get("limits", {})), f"{where}/{c['name']}"
+                if obj["kind"] in ("Job", "CronJob"):
+                    continue
+                ports = {p.get("name") for p in c.get("ports", [])} | {
+                    p["containerPort"] for p in c.get("ports", [])}
+                for probe in ("livenessProbe", "readinessProbe"):
+                    assert probe in c, f"{where}/{c['name']} has no {probe}"
+                    target = (c[probe].get("httpGet") or c[probe].get("tcpSocket")
+                              or c[probe].get("grpc") or {}).get("port")
+                    if target is not None:
+                        assert target in ports, f"{where}/{c['name']} {probe} targets undeclared port {target}"
+
+
+@pytest.mark.parametrize(("env", "site"), SITES, ids=SITE_IDS)
+def test_every_object_carries_the_ownership_labels(env, site, rendered) -> None:
+    for rr in rendered[f"{env.name}/{site.name}"]:
+        for obj in rr.objects:
+            labels = obj["metadata"].get("labels", {})
+            where = f"{rr.release.name}: {obj['kind']}/{obj['metadata']['name']}"
+            assert labels.get(catalog.LABELS["environment"]) == env.name, where
+            assert labels.get(catalog.LABELS["site"]) == site.name, where
+            assert labels.get(catalog.LABELS["owner"]) == env.config["owner"], where
+            assert labels.get("app.kubernetes.io/instance") == rr.release.name, where
+            if obj["kind"] not in render.CLUSTER_SCOPED:
+                assert obj["metadata"]["namespace"] == rr.release.namespace, where
+
+
+@pytest.mark.parametrize(("env", "site"), SITES, ids=SITE_IDS)
+def test_multi_replica_workloads_have_a_drainable_pdb(env, site, rendered) -> None:
+    for rr in rendered[f"{env.name}/{site.name}"]:
+        pdbs = [o for o in rr.objects if o["kind"] == "PodDisruptionBudget"]
+        for obj in rr.objects:
+            if obj["kind"] in ("Deployment", "StatefulSet") and obj["spec"].get("replicas", 1) > 1:
+                selector = obj["spec"]["selector"]["matchLabels"]
+                matching = [p for p in pdbs if p["spec"]["selector"]["matchLabels"].items() <= selector.items()]
+                assert matching, f"{rr.release.name}: {obj['metadata']['name']} has no PDB"
+                assert all(p["spec"].get("maxUnavailable", 0) >= 1 for p in matching)
+
+
+def test_kafka_replication_follows_broker_count(rendered) -> None:
+    for (env, site) in SITES:
+        [kafka] = [rr for rr in rendered[f"{env.name}/{site.name}"] if rr.release.component == "kafka"]
+        props = "\n".join(v for o in kafka.objects if o["kind"] == "ConfigMap"
+                          for v in (o.get("data") or {}).values())
+        brokers = min(site.node_count, 3)
+        rf, isr = (1, 1) if brokers == 1 else (3, 2)
+        for key, want in (("default.replication.factor", rf), ("min.insync.replicas", isr),
+                          ("offsets.topic.replication.factor", rf),
+                          ("transaction.state.log.replication.factor", rf),
+                          ("transaction.state.log.min.isr", isr)):
+            assert f"{key}={want}" in props, f"{env.name}/{site.name}: {key} != {want}"
+
+
+def test_gpu_models_request_gpus_only_on_gpu_sites(rendered) -> None:
+    for env, site in SITES:
+        for rr in rendered[f"{env.name}/{site.name}"]:
+            for obj in rr.objects:
+                spec = capacity.pod_spec(obj)
+                if spec and capacity.pod_demand(spec).gpu:
+                    assert site.gpus_per_node >= capacity.pod_demand(spec).gpu
+                    assert rr.release.component == "model-serving"
+
+
+def test_manifests_are_what_argo_cd_applies(capsys) -> None:
+    import yaml
+    assert cli.main(["render", "--env", "local", "--site", "local", "--manifests"]) == 0
+    docs = [d for d in yaml.safe_load_all(capsys.readouterr().out) if d]
+    env = next(e for e in ENVS if e.name == "local")
+    expected = sum(len(rr.objects) for rr in render.render_site(env, env.sites["local"]))
+    assert len(docs) == expected
+    assert {d["metadata"]["namespace"] for d in docs if d["kind"] not in render.CLUSTER_SCOPED} == {
+        r.namespace for r in compose(env, env.sites["local"])}
