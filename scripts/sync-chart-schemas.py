@@ -13,9 +13,15 @@ CHARTS = Path(__file__).resolve().parent.parent / "charts"
 DEFS = CHARTS / "edgeai-common" / "values.defs.json"
 
 
+# Helm adds each dependency's values under its name, so a strict root schema must allow
+# the library chart's key (it carries no values of its own).
+LIBRARY_KEY = {"edgeai-common": {"type": "object", "description": "Values of the edgeai-common library chart (none)."}}
+
+
 def synced(schema: dict, defs: dict) -> dict:
     merged = dict(schema)
     merged["$defs"] = {**schema.get("$defs", {}), **defs}
+    merged["properties"] = {**schema.get("properties", {}), **LIBRARY_KEY}
     return merged
 
 

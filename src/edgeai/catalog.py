@@ -28,6 +28,7 @@ class Component:
     pod_security: str = "restricted"
     per_model: bool = False     # one release per model placed on the site
     cloud_egress: bool = False  # reaches the environment's cloud endpoints (cloud.egressCIDRs)
+    api_client: bool = False    # talks to the Kubernetes API (service discovery, log metadata)
 
     @property
     def sync_wave(self) -> int:
@@ -35,12 +36,13 @@ class Component:
 
 
 COMPONENTS: dict[str, Component] = {c.name: c for c in (
-    Component("monitoring", "monitoring", "edgeai-monitoring", cloud_egress=True),  # remote write
+    Component("monitoring", "monitoring", "edgeai-monitoring", cloud_egress=True,  # remote write
+              api_client=True),                                 # discovers scrape targets
     Component("logging", "logging", "edgeai-logging"),
     # Tailing node log files needs hostPath, which only the privileged Pod Security level allows;
     # the agent is therefore a release of its own, in the one namespace that is not restricted.
     Component("log-agent", "logging", "edgeai-log-agent", needs=("logging",), pod_security="privileged",
-              cloud_egress=True),                               # ships to the cloud Elasticsearch
+              cloud_egress=True, api_client=True),              # cloud Elasticsearch; pod metadata
     Component("kafka", "kafka", "edgeai-kafka", cloud_egress=True),  # MirrorMaker 2 to the cloud
     Component("redis", "redis", "edgeai-redis", cloud_egress=True),  # snapshots to the object store
     Component("model-serving", "model-serving", "edgeai-models", per_model=True,

@@ -81,7 +81,8 @@ def _global(env: Environment, site: Site) -> dict[str, Any]:
     return out
 
 
-def _network_policy(env: Environment, component: Component, present: list[Component]) -> dict[str, Any]:
+def _network_policy(env: Environment, site: Site, component: Component,
+                    present: list[Component]) -> dict[str, Any]:
     """Allow exactly the data path: who may call this component, and whom it may call."""
     names = {c.name for c in present}
     callers = sorted({c.namespace for c in present if component.name in c.needs})
@@ -91,9 +92,11 @@ def _network_policy(env: Environment, component: Component, present: list[Compon
         callees = sorted({c.namespace for c in present if c.name != "monitoring"})
     else:
         callees = sorted({COMPONENTS[n].namespace for n in component.needs if n in names})
-    cidrs = env.cloud.get("egressCIDRs", []) if component.cloud_egress else []
+    cidrs = list(env.cloud.get("egressCIDRs", [])) if component.cloud_egress else []
+    if component.api_client and site.file.data.get("apiServerCIDR"):
+        cidrs.append(site.file.data["apiServerCIDR"])
     return {"enabled": True, "ingressNamespaces": sorted(set(callers)),
-            "egressNamespaces": callees, "egressCIDRs": list(cidrs)}
+            "egressNamespaces": callees, "egressCIDRs": cidrs}
 
 
 def _derived(env: Environment, site: Site, component: Component, present: list[Component],
@@ -101,7 +104,7 @@ def _derived(env: Environment, site: Site, component: Component, present: list[C
     """Values that follow from the site's facts rather than from anybody's choice."""
     cloud = env.cloud
     values: dict[str, Any] = {"global": _global(env, site),
-                              "networkPolicy": _network_policy(env, component, present)}
+                              "networkPolicy": _network_policy(env, site, component, present)}
     name = component.name
     if name == "kafka":
         values["brokers"] = kafka_brokers(site)
@@ -121,12 +124,14 @@ def _derived(env: Environment, site: Site, component: Component, present: list[C
         if cloud.get("prometheusRemoteWrite"):
             values["remoteWrite"] = {"url": cloud["prometheusRemoteWrite"]}
     elif name == "log-agent":
-        host = (f"{service_host('logging', 'logging-elasticsearch')}:9200"
-                if runs_local_elasticsearch(site) else cloud["elasticsearch"])
+        local = runs_local_elasticsearch(site)
+        host = (f"{service_host('logging', 'logging-elasticsearch')}:9200" if local
+                else cloud["elasticsearch"])
         es_host, _, es_port = host.rpartition(":")
-        values.update(agent={"enabled": True}, elasticsearch={"enabled": False},
-                      kibana={"enabled": False},
-                      output={"elasticsearch": {"host": es_host, "port": int(es_port)}})
+        output = {"host": es_host, "port": int(es_port), "tls": {"enabled": not local}}
+        values.update(agent={"enabled": True, "output": {"elasticsearch": output}},
+                      elasticsearch={"enabled": False}, kibana={"enabled": False},
+                      tolerations=[{"operator": "Exists"}])  # every node, tainted GPU nodes too
     return values
 
 

@@ -118,8 +118,10 @@ def test_small_sites_ship_logs_to_the_cloud() -> None:
     small = {r.name: r for r in compose(env, env.sites["fra-store-002"])}
     big = {r.name: r for r in compose(env, env.sites["ber-factory-01"])}
     assert "logging" not in small and "logging" in big
-    assert small["log-agent"].values["output"]["elasticsearch"]["host"] == "logs.prod.cloud.example.com"
-    assert big["log-agent"].values["output"]["elasticsearch"]["host"].startswith("logging-elasticsearch.")
+    to_cloud = small["log-agent"].values["agent"]["output"]["elasticsearch"]
+    to_site = big["log-agent"].values["agent"]["output"]["elasticsearch"]
+    assert (to_cloud["host"], to_cloud["tls"]["enabled"]) == ("logs.prod.cloud.example.com", True)
+    assert to_site["host"].startswith("logging-elasticsearch.") and not to_site["tls"]["enabled"]
     assert small["log-agent"].pod_security == "privileged"
 
 
