@@ -30,7 +30,7 @@ log4j2.properties: |
 {{- $protocol := ternary "SASL_PLAINTEXT" "PLAINTEXT" .Values.auth.enabled -}}
 # Shared by every node; start.sh appends node.id and advertised.listeners per pod.
 server.properties: |
-  # Rendered by the edgeai kafka chart: release {{ .Release.Name }}, namespace {{ .Release.Namespace }}, brokers {{ .Values.brokers }}.
+  # Rendered by the edgeai kafka chart: release {{ .Release.Name }}, namespace {{ .Release.Namespace }}, brokers {{ int .Values.brokers }}.
   ############################# KRaft #############################
   process.roles=broker,controller
   controller.quorum.voters={{ include "kafka.quorumVoters" . }}
@@ -56,14 +56,14 @@ server.properties: |
   unclean.leader.election.enable=false
   ############################# Topics #############################
   auto.create.topics.enable={{ .Values.autoCreateTopics }}
-  num.partitions={{ .Values.numPartitions }}
-  log.retention.hours={{ .Values.logRetentionHours }}
+  num.partitions={{ int .Values.numPartitions }}
+  log.retention.hours={{ int .Values.logRetentionHours }}
   log.retention.check.interval.ms=300000
   group.initial.rebalance.delay.ms={{ ternary 0 3000 (eq (int .Values.brokers) 1) }}
   {{- with .Values.extraConfig }}
   ############################# extraConfig #############################
   {{- range $k, $v := . }}
-  {{ $k }}={{ $v }}
+  {{ $k }}={{ if and (kindIs "float64" $v) (eq $v (float64 (int64 $v))) }}{{ int64 $v }}{{ else }}{{ $v }}{{ end }}
   {{- end }}
   {{- end }}
 start.sh: |
@@ -125,7 +125,7 @@ topics.sh: |
       --entity-type topics --entity-name "$name" --add-config "$configs"
   }
   {{- range .Values.topics }}
-  ensure_topic {{ .name | quote }} {{ .partitions }} "min.insync.replicas={{ $isr }}{{ with .retentionHours }},retention.ms={{ mul (int .) 3600000 }}{{ end }}"
+  ensure_topic {{ .name | quote }} {{ int .partitions }} "min.insync.replicas={{ $isr }}{{ with .retentionHours }},retention.ms={{ mul (int .) 3600000 }}{{ end }}"
   {{- end }}
   echo "topics ready"
 {{ include "kafka.log4jData" . }}
@@ -134,7 +134,7 @@ topics.sh: |
 {{- define "kafka.mirrorMakerConfigData" -}}
 {{- $src := include "kafka.sourceAlias" . -}}
 {{- $tgt := .Values.mirrorMaker.targetAlias -}}
-{{- $trf := .Values.mirrorMaker.targetReplicationFactor -}}
+{{- $trf := int .Values.mirrorMaker.targetReplicationFactor -}}
 mirror-maker.properties: |
   # MirrorMaker 2 (dedicated mode): local topics to the cloud Kafka as {{ $src }}.<topic>.
   clusters={{ $src }},{{ $tgt }}
