@@ -18,7 +18,7 @@ bash scripts/bootstrap-tools.sh
 
 # Real engines that tests start on 127.0.0.1 with the configuration the charts render.
 # From Debian; installed when missing and we may (root or passwordless sudo).
-engines=(redis-server)
+engines=(redis-server nginx curl)
 missing=()
 for pkg in "${engines[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
 if (( ${#missing[@]} )); then

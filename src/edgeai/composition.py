@@ -114,6 +114,9 @@ def _derived(env: Environment, site: Site, component: Component, present: list[C
         spec = {k: model.file.data[k] for k in ("name", "framework", "uri")}
         spec.update(replicas=model.replicas, gpu=model.gpu, canary=model.canary)
         values["model"] = spec
+        if model.gpu:  # a GPU replica beyond the site's GPUs would only wait, Pending
+            gpu_slots = site.gpus_per_node * site.node_count // model.gpu
+            values["autoscaling"] = {"maxReplicas": max(model.replicas, gpu_slots)}
     elif name == "gateway":
         values["routes"] = [_route(m) for m in env.placed_models(site)]
     elif name == "siddhi":

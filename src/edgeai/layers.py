@@ -26,9 +26,9 @@ def deep_merge(base: dict[str, Any], *overrides: dict[str, Any]) -> dict[str, An
 
 def get_path(data: Any, path: Sequence[str | int]) -> tuple[bool, Any]:
     for part in path:
-        if isinstance(data, dict) and part in data:
-            data = data[part]
-        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+        in_dict = isinstance(data, dict) and part in data
+        in_list = isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)
+        if in_dict or in_list:
             data = data[part]
         else:
             return False, None

@@ -74,6 +74,7 @@ def test_every_workload_is_restricted_probed_and_sized(env, site, rendered) -> N
 
 @pytest.mark.parametrize(("env", "site"), SITES, ids=SITE_IDS)
 def test_every_object_carries_the_ownership_labels(env, site, rendered) -> None:
+    site_namespaces = {rr.release.namespace for rr in rendered[f"{env.name}/{site.name}"]}
     for rr in rendered[f"{env.name}/{site.name}"]:
         for obj in rr.objects:
             labels = obj["metadata"].get("labels", {})
@@ -82,7 +83,9 @@ def test_every_object_carries_the_ownership_labels(env, site, rendered) -> None:
             assert labels.get(catalog.LABELS["site"]) == site.name, where
             assert labels.get(catalog.LABELS["owner"]) == env.config["owner"], where
             assert labels.get("app.kubernetes.io/instance") == rr.release.name, where
-            if obj["kind"] not in render.CLUSTER_SCOPED:
+            if obj["kind"] in ("Role", "RoleBinding"):  # Prometheus' read access, in each scraped namespace
+                assert obj["metadata"]["namespace"] in site_namespaces, where
+            elif obj["kind"] not in render.CLUSTER_SCOPED:
                 assert obj["metadata"]["namespace"] == rr.release.namespace, where
 
 

@@ -1,0 +1,538 @@
+"""charts/monitoring rendered by the real helm: scrape config, least-privilege RBAC, alert rules,
+dashboards, secrets, probes and Pod Security `restricted`."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from edgeai import helm, paths
+
+try:  # repository root on sys.path (python -m pytest, or a pytest pythonpath setting)
+    from tests.charts.conftest import find, render
+except ModuleNotFoundError:  # plain `pytest`: tests/ is not a package, this folder is on sys.path
+    from conftest import find, render  # type: ignore[no-redef]
+
+NS = "edgeai-monitoring"
+CHART = paths.CHARTS / "monitoring"
+RULES_FILE = CHART / "rules" / "edgeai.rules.yaml"
+RULES_TEST = CHART / "tests" / "rules.test.yaml"
+DASHBOARDS = sorted((CHART / "dashboards").glob("*.json"))
+SITE_NAMESPACES = ["edgeai-kafka", "edgeai-redis", "edgeai-models", "edgeai-gateway",
+                   "edgeai-siddhi", "edgeai-monitoring"]
+REQUIRED_ALERTS = {"KafkaConsumerLagHigh", "InferenceLatencyHigh", "ModelServerDown",
+                   "CEPThroughputLow", "CEPThroughputStalled", "RedisDown", "TargetDown",
+                   "PrometheusRemoteWriteFailing"}
+# A string that must never reach rendered output (stands for a password a user might try to pass).
+CANARY = "s3cr3t-canary-value"
+
+
+def monitoring(values: dict[str, Any] | None = None, namespace: str = NS) -> list[dict[str, Any]]:
+    return render("monitoring", values, release="monitoring", namespace=namespace)
+
+
+def prometheus_config(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    return yaml.safe_load(find(objects, "ConfigMap", "monitoring-prometheus")[0]["data"]["prometheus.yml"])
+
+
+def pod_specs(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {f"{o['kind']}/{o['metadata']['name']}": o["spec"]["template"]
+            for o in objects if "template" in o.get("spec", {})}
+
+
+def rules() -> list[dict[str, Any]]:
+    return [r for g in yaml.safe_load(RULES_FILE.read_text())["groups"] for r in g["rules"]]
+
+
+# Identifiers in a PromQL expression that are metric names: not functions, keywords or labels.
+_PROMQL_WORDS = {
+    "sum", "min", "max", "avg", "count", "by", "without", "on", "ignoring", "group_left",
+    "group_right", "and", "or", "unless", "rate", "irate", "increase", "histogram_quantile",
+    "offset", "bool", "absent", "le", "topk", "bottomk", "quantile", "stddev", "delta", "e",
+}
+
+
+def metric_names(expr: str) -> set[str]:
+    expr = re.sub(r'"[^"]*"', '""', expr)             # label values
+    expr = re.sub(r"\{[^}]*\}", "{}", expr)          # label matchers
+    expr = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", expr)
+    expr = re.sub(r"\[[^\]]*\]", "", expr)           # range selectors
+    names = set(re.findall(r"\b[a-zA-Z_:][a-zA-Z0-9_:]*\b", expr))
+    return {n for n in names if n not in _PROMQL_WORDS and not re.fullmatch(r"\d+e\d+|\d+", n)}
+
+
+def dashboard_exprs(dashboard: dict[str, Any]) -> list[str]:
+    return [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+
+
+# --- lint and schema ------------------------------------------------------------------------
+
+def test_chart_lints_strictly_with_defaults() -> None:
+    helm.lint(CHART)
+
+
+def test_schema_embeds_the_shared_defs() -> None:
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    shared = json.loads((paths.CHARTS / "edgeai-common" / "values.defs.json").read_text())
+    for key, value in shared.items():
+        if not key.startswith("$"):
+            assert schema["$defs"][key] == value, key
+
+
+@pytest.mark.parametrize("values", [
+    {"unknown": 1},
+    {"prometheus": {"replicas": 2}},
+    {"grafana": {"admin": {"password": CANARY}}},
+    {"remoteWrite": {"password": CANARY}},
+    {"scrapeNamespaces": ["Not_A_Namespace"]},
+    {"global": {"sitee": "typo"}},
+    {"prometheus": {"image": {"tag": "latest"}}},
+    {"prometheus": {"retention": {"time": "two weeks"}}},
+    {"networkPolicy": {"egressCIDR": ["10.0.0.1/32"]}},
+])
+def test_schema_rejects_unknown_keys_and_bad_values(values) -> None:
+    with pytest.raises(helm.HelmError, match="schema"):
+        monitoring(values)
+
+
+# --- scrape configuration -------------------------------------------------------------------
+
+def test_scrape_config_lists_exactly_the_given_namespaces() -> None:
+    config = prometheus_config(monitoring({"scrapeNamespaces": SITE_NAMESPACES}))
+    jobs = config["scrape_configs"]
+    assert [j["job_name"] for j in jobs] == ["kubernetes-pods"]
+    sd = jobs[0]["kubernetes_sd_configs"]
+    assert sd == [{"role": "pod", "namespaces": {"names": SITE_NAMESPACES}}]
+
+
+def test_scrape_namespaces_default_to_the_release_namespace() -> None:
+    config = prometheus_config(monitoring(namespace="somewhere"))
+    assert config["scrape_configs"][0]["kubernetes_sd_configs"][0]["namespaces"]["names"] == ["somewhere"]
+
+
+def test_scrape_relabelling_follows_the_prometheus_io_annotations() -> None:
+    relabel = prometheus_config(monitoring())["scrape_configs"][0]["relabel_configs"]
+    keep = relabel[0]
+    assert keep == {"source_labels": ["__meta_kubernetes_pod_annotation_prometheus_io_scrape"],
+                    "regex": "true", "action": "keep"}
+    by_target = {}
+    for r in relabel:
+        by_target.setdefault(r.get("target_label"), []).append(r)
+    assert by_target["__metrics_path__"][0]["source_labels"] == [
+        "__meta_kubernetes_pod_annotation_prometheus_io_path"]
+    for rule in by_target["__address__"]:
+        assert rule["source_labels"] == ["__meta_kubernetes_pod_annotation_prometheus_io_port",
+                                         "__meta_kubernetes_pod_ip"]
+    # The labels the alert rules select on.
+    for label in ("namespace", "pod", "app", "release", "component"):
+        assert label in by_target, label
+
+
+def test_address_relabelling_regexes_build_pod_ip_and_annotated_port() -> None:
+    """Prometheus anchors relabel regexes; apply them the same way to sample inputs."""
+    relabel = prometheus_config(monitoring())["scrape_configs"][0]["relabel_configs"]
+    rules_ = [r for r in relabel if r.get("target_label") == "__address__"]
+
+    def address(port: str, ip: str) -> str | None:
+        result = None
+        for r in rules_:
+            m = re.fullmatch(r["regex"], f"{port};{ip}")
+            if m:
+                groups = m.groups()
+                result = re.sub(r"\$(\d+)", lambda g, gs=groups: gs[int(g.group(1)) - 1], r["replacement"])
+        return result
+
+    assert address("9308", "10.42.0.7") == "10.42.0.7:9308"
+    assert address("8082", "fd00::7") == "[fd00::7]:8082"
+    assert address("", "10.42.0.7") is None  # no port annotation: Prometheus keeps the discovered address
+
+
+def test_external_labels_come_from_global() -> None:
+    config = prometheus_config(monitoring({"global": {"environment": "prod", "site": "ber-1",
+                                                      "region": "eu-central", "owner": "ops"}}))
+    assert config["global"]["external_labels"] == {"environment": "prod", "site": "ber-1",
+                                                   "region": "eu-central"}
+
+
+def test_no_remote_write_without_a_url() -> None:
+    objects = monitoring()
+    assert "remote_write" not in prometheus_config(objects)
+    sts = find(objects, "StatefulSet", "monitoring-prometheus")[0]
+    assert all("secret" not in v for v in sts["spec"]["template"]["spec"]["volumes"])
+
+
+def test_remote_write_reads_basic_auth_from_the_existing_secret() -> None:
+    objects = monitoring({"remoteWrite": {"url": "https://metrics.example.com/api/v1/write",
+                                          "existingSecret": "remote-write"}})
+    (rw,) = prometheus_config(objects)["remote_write"]
+    assert rw["url"] == "https://metrics.example.com/api/v1/write"
+    auth = rw["basic_auth"]
+    assert set(auth) == {"username_file", "password_file"}
+    spec = find(objects, "StatefulSet", "monitoring-prometheus")[0]["spec"]["template"]["spec"]
+    (secret,) = [v for v in spec["volumes"] if "secret" in v]
+    assert secret["secret"]["secretName"] == "remote-write"
+    mount = next(m for m in spec["containers"][0]["volumeMounts"] if m["name"] == secret["name"])
+    assert mount["readOnly"] is True
+    for key in ("username_file", "password_file"):
+        item = Path(auth[key])
+        assert str(item.parent) == mount["mountPath"]
+        assert item.name in {i["path"] for i in secret["secret"]["items"]}
+
+
+def test_retention_flags() -> None:
+    sts = find(monitoring({"prometheus": {"retention": {"time": "30d", "size": "20GB"}}}),
+               "StatefulSet", "monitoring-prometheus")[0]
+    args = sts["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--storage.tsdb.retention.time=30d" in args
+    assert "--storage.tsdb.retention.size=20GB" in args
+
+
+# --- RBAC -----------------------------------------------------------------------------------
+
+def test_one_role_and_binding_per_scrape_namespace_and_no_cluster_scope() -> None:
+    objects = monitoring({"scrapeNamespaces": SITE_NAMESPACES})
+    assert not find(objects, "ClusterRole") and not find(objects, "ClusterRoleBinding")
+    roles = find(objects, "Role")
+    bindings = find(objects, "RoleBinding")
+    assert sorted(r["metadata"]["namespace"] for r in roles) == sorted(SITE_NAMESPACES)
+    assert sorted(b["metadata"]["namespace"] for b in bindings) == sorted(SITE_NAMESPACES)
+    for role in roles:
+        granted = {(g, res, verb) for rule in role["rules"] for g in rule["apiGroups"]
+                   for res in rule["resources"] for verb in rule["verbs"]}
+        expected = {(g, res, verb) for g, res in [("", "pods"), ("", "services"), ("", "endpoints"),
+                                                  ("discovery.k8s.io", "endpointslices")]
+                    for verb in ("get", "list", "watch")}
+        assert granted == expected
+        assert "*" not in json.dumps(role["rules"])
+    for binding in bindings:
+        assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                      "name": "monitoring-prometheus"}
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "monitoring-prometheus",
+                                        "namespace": NS}]
+
+
+def test_only_prometheus_mounts_its_service_account_token() -> None:
+    objects = monitoring()
+    for sa in find(objects, "ServiceAccount"):
+        assert sa["automountServiceAccountToken"] is False
+    specs = pod_specs(objects)
+    assert specs["StatefulSet/monitoring-prometheus"]["spec"]["automountServiceAccountToken"] is True
+    assert specs["StatefulSet/monitoring-prometheus"]["spec"]["serviceAccountName"] == "monitoring-prometheus"
+    others = {k: v for k, v in specs.items() if k != "StatefulSet/monitoring-prometheus"}
+    assert others, "Grafana renders by default"
+    for name, template in others.items():
+        assert template["spec"]["automountServiceAccountToken"] is False, name
+
+
+# --- alert rules ----------------------------------------------------------------------------
+
+def test_rules_configmap_ships_the_chart_file_verbatim() -> None:
+    cm = find(monitoring(), "ConfigMap", "monitoring-prometheus-rules")[0]
+    assert yaml.safe_load(cm["data"]["edgeai.rules.yaml"]) == yaml.safe_load(RULES_FILE.read_text())
+    config = prometheus_config(monitoring())
+    assert config["rule_files"] == ["/etc/prometheus/rules/*.yaml"]
+    sts = find(monitoring(), "StatefulSet", "monitoring-prometheus")[0]["spec"]["template"]["spec"]
+    mount = next(m for m in sts["containers"][0]["volumeMounts"] if m["name"] == "rules")
+    assert mount["mountPath"] == "/etc/prometheus/rules"
+
+
+def test_every_required_alert_exists_with_severity_summary_description_and_runbook() -> None:
+    alerts = {r["alert"]: r for r in rules() if "alert" in r}
+    assert set(alerts) >= REQUIRED_ALERTS
+    for name, rule in alerts.items():
+        assert rule["labels"]["severity"] in {"warning", "critical"}, name
+        for key in ("summary", "description", "runbook"):
+            assert rule["annotations"].get(key, "").strip(), (name, key)
+        assert "for" in rule, name
+
+
+def test_alerts_use_the_exporters_real_metric_names() -> None:
+    used = set().union(*(metric_names(r["expr"]) for r in rules()))
+    assert {"kafka_consumergroup_lag", "kafka_consumergroup_current_offset",
+            "kafka_topic_partition_current_offset", "rest_server_request_duration_seconds_bucket",
+            "nv_inference_request_duration_us", "nv_inference_request_success", "redis_up", "up",
+            "prometheus_remote_storage_samples_failed_total"} <= used
+
+
+def test_promtool_unit_tests_cover_every_alert_firing_and_quiet() -> None:
+    spec = yaml.safe_load(RULES_TEST.read_text())
+    assert spec["rule_files"] == ["../rules/edgeai.rules.yaml"]
+    assert (RULES_TEST.parent / spec["rule_files"][0]).resolve() == RULES_FILE.resolve()
+    fired, quiet = set(), set()
+    for test in spec["tests"]:
+        for check in test["alert_rule_test"]:
+            (fired if check["exp_alerts"] else quiet).add(check["alertname"])
+            for alert in check["exp_alerts"]:
+                assert alert["exp_labels"]["severity"]
+                assert alert["exp_annotations"]["summary"]
+    alerts = {r["alert"] for r in rules() if "alert" in r}
+    assert fired == alerts
+    assert quiet == alerts
+
+
+def _promtool() -> str:
+    tool = shutil.which("promtool")
+    if not tool:
+        pytest.skip("promtool not installed (Debian package `prometheus`)")
+    return tool
+
+
+def test_promtool_runs_the_rule_unit_tests() -> None:
+    proc = subprocess.run([_promtool(), "test", "rules", RULES_TEST.name], cwd=RULES_TEST.parent,
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_promtool_accepts_the_rendered_rules_and_the_dashboard_queries(tmp_path) -> None:
+    tool = _promtool()
+    cm = find(monitoring(), "ConfigMap", "monitoring-prometheus-rules")[0]
+    rendered = tmp_path / "rendered.rules.yaml"
+    rendered.write_text(cm["data"]["edgeai.rules.yaml"])
+    # Every dashboard query as a recording rule, so promtool parses it.
+    exprs = [e for d in DASHBOARDS for e in dashboard_exprs(json.loads(d.read_text()))]
+    records = [{"record": f"dashboard:query:{i}", "expr": e} for i, e in enumerate(exprs)]
+    queries = tmp_path / "dashboards.rules.yaml"
+    queries.write_text(yaml.safe_dump({"groups": [{"name": "dashboards", "rules": records}]}))
+    proc = subprocess.run([tool, "check", "rules", str(rendered), str(queries)],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_promtool_accepts_the_rendered_prometheus_config(tmp_path) -> None:
+    tool = _promtool()
+    objects = monitoring({"scrapeNamespaces": SITE_NAMESPACES,
+                          "global": {"environment": "prod", "site": "ber-1", "region": "eu"},
+                          "remoteWrite": {"url": "https://metrics.example.com/api/v1/write",
+                                          "existingSecret": "remote-write"},
+                          "alertmanagers": ["alertmanager.example.com:9093"]})
+    rules_file = tmp_path / "edgeai.rules.yaml"
+    rules_cm = find(objects, "ConfigMap", "monitoring-prometheus-rules")[0]
+    rules_file.write_text(rules_cm["data"]["edgeai.rules.yaml"])
+    for name in ("username", "password"):
+        (tmp_path / name).write_text("x")
+    text = find(objects, "ConfigMap", "monitoring-prometheus")[0]["data"]["prometheus.yml"]
+    text = text.replace("/etc/prometheus/rules/*.yaml", str(rules_file))
+    text = text.replace("/etc/prometheus/secrets/remote-write", str(tmp_path))
+    config = tmp_path / "prometheus.yml"
+    config.write_text(text)
+    proc = subprocess.run([tool, "check", "config", str(config)], capture_output=True, text=True, check=False)
+    out = proc.stdout + proc.stderr
+    if "field kubernetes_sd_configs not found" in out or "field username_file not found" in out:
+        pytest.skip("this promtool predates or lacks parts of Prometheus 3 "
+                    "(e.g. Debian's is built without Kubernetes discovery)")
+    assert proc.returncode == 0, out
+
+
+# --- dashboards -----------------------------------------------------------------------------
+
+def test_dashboards_are_valid_json_with_prometheus_panels() -> None:
+    assert {d.name for d in DASHBOARDS} == {"kafka-lag.json", "inference.json",
+                                            "cep-throughput.json", "redis.json"}
+    uids = set()
+    for path in DASHBOARDS:
+        dashboard = json.loads(path.read_text())
+        assert dashboard["title"] and dashboard["uid"] not in uids
+        uids.add(dashboard["uid"])
+        assert dashboard["panels"], path.name
+        for panel in dashboard["panels"]:
+            assert panel["datasource"] == {"type": "prometheus", "uid": "prometheus"}
+            assert panel["targets"], (path.name, panel["title"])
+
+
+def test_dashboards_query_the_metrics_the_alerts_use() -> None:
+    rule_metrics = set().union(*(metric_names(r["expr"]) for r in rules()))
+    for path in DASHBOARDS:
+        used = set().union(*(metric_names(e) for e in dashboard_exprs(json.loads(path.read_text()))))
+        assert used & rule_metrics, f"{path.name} shares no metric with the alert rules"
+    def metrics_of(name: str) -> set[str]:
+        dashboard = json.loads((CHART / "dashboards" / name).read_text())
+        return set().union(*(metric_names(e) for e in dashboard_exprs(dashboard)))
+
+    assert {"rest_server_request_duration_seconds_bucket", "nv_inference_request_duration_us",
+            "model_infer_request_success_total"} <= metrics_of("inference.json")
+    assert "kafka_consumergroup_lag" in metrics_of("kafka-lag.json")
+    assert "kafka_consumergroup_current_offset" in metrics_of("cep-throughput.json")
+    assert "redis_up" in metrics_of("redis.json")
+
+
+def test_grafana_provisions_the_prometheus_datasource_and_every_dashboard() -> None:
+    objects = monitoring()
+    cm = find(objects, "ConfigMap", "monitoring-grafana")[0]["data"]
+    (ds,) = yaml.safe_load(cm["datasources.yaml"])["datasources"]
+    assert ds["type"] == "prometheus" and ds["uid"] == "prometheus"
+    assert ds["url"] == "http://monitoring-prometheus:9090"
+    (provider,) = yaml.safe_load(cm["dashboards.yaml"])["providers"]
+    dashboards = find(objects, "ConfigMap", "monitoring-grafana-dashboards")[0]["data"]
+    assert set(dashboards) == {d.name for d in DASHBOARDS}
+    for name, text in dashboards.items():
+        assert json.loads(text) == json.loads((CHART / "dashboards" / name).read_text())
+    spec = find(objects, "Deployment", "monitoring-grafana")[0]["spec"]["template"]["spec"]
+    mounts = {m["mountPath"]: m["name"] for m in spec["containers"][0]["volumeMounts"]}
+    assert mounts[provider["options"]["path"]] == "dashboards"
+    assert mounts["/etc/grafana/provisioning/datasources"] == "datasources"
+
+
+def test_grafana_can_be_switched_off() -> None:
+    objects = monitoring({"grafana": {"enabled": False}})
+    assert not [o for o in objects if o["metadata"]["name"].startswith("monitoring-grafana")]
+
+
+# --- secrets --------------------------------------------------------------------------------
+
+def test_no_secret_is_rendered_and_grafana_reads_admin_credentials_from_files() -> None:
+    objects = monitoring({"remoteWrite": {"url": "https://m.example.com/api/v1/write",
+                                          "existingSecret": "rw"}})
+    assert not find(objects, "Secret")
+    text = yaml.safe_dump_all(objects)
+    assert "GF_SECURITY_ADMIN_PASSWORD:" not in text
+    spec = find(objects, "Deployment", "monitoring-grafana")[0]["spec"]["template"]["spec"]
+    env = {e["name"]: e for e in spec["containers"][0]["env"]}
+    assert "GF_SECURITY_ADMIN_PASSWORD" not in env and "GF_SECURITY_ADMIN_USER" not in env
+    (secret,) = [v for v in spec["volumes"] if "secret" in v]
+    assert secret["secret"]["secretName"] == "grafana-admin"
+    assert {i["key"] for i in secret["secret"]["items"]} == {"admin-user", "admin-password"}
+    mount = next(m for m in spec["containers"][0]["volumeMounts"] if m["name"] == secret["name"])
+    assert mount["readOnly"] is True
+    for var in ("GF_SECURITY_ADMIN_USER__FILE", "GF_SECURITY_ADMIN_PASSWORD__FILE"):
+        assert env[var]["value"].startswith(mount["mountPath"] + "/")
+
+
+def test_grafana_admin_secret_name_and_keys_are_configurable() -> None:
+    objects = monitoring({"grafana": {"admin": {"existingSecret": "site-grafana",
+                                                "userKey": "user", "passwordKey": "pass"}}})
+    spec = find(objects, "Deployment", "monitoring-grafana")[0]["spec"]["template"]["spec"]
+    (secret,) = [v for v in spec["volumes"] if "secret" in v]
+    assert secret["secret"]["secretName"] == "site-grafana"
+    assert {i["key"] for i in secret["secret"]["items"]} == {"user", "pass"}
+
+
+# --- pods: probes, resources, security, annotations -----------------------------------------
+
+RESTRICTED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral",
+                      "persistentVolumeClaim", "projected", "secret"}
+
+
+def assert_restricted(name: str, template: dict[str, Any]) -> None:
+    """The Pod Security `restricted` profile (v1.30), checked field by field."""
+    spec = template["spec"]
+    for flag in ("hostNetwork", "hostPID", "hostIPC"):
+        assert not spec.get(flag), (name, flag)
+    for volume in spec.get("volumes", []):
+        kinds = set(volume) - {"name"}
+        assert kinds <= RESTRICTED_VOLUMES, (name, volume["name"], kinds)
+    pod_sc = spec.get("securityContext", {})
+    assert pod_sc.get("seccompProfile", {}).get("type") == "RuntimeDefault", name
+    for container in spec.get("initContainers", []) + spec["containers"]:
+        sc = container.get("securityContext", {})
+        where = (name, container["name"])
+        assert sc.get("allowPrivilegeEscalation") is False, where
+        assert not sc.get("privileged"), where
+        assert sc.get("capabilities", {}).get("drop") == ["ALL"], where
+        assert set(sc.get("capabilities", {}).get("add", [])) <= {"NET_BIND_SERVICE"}, where
+        assert sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot")) is True, where
+        assert sc.get("runAsUser", pod_sc.get("runAsUser", 1)) != 0, where
+        assert sc.get("readOnlyRootFilesystem") is True, where
+        seccomp = sc.get("seccompProfile", pod_sc.get("seccompProfile", {}))
+        assert seccomp.get("type") == "RuntimeDefault", where
+
+
+def assert_probes_on_declared_ports(name: str, template: dict[str, Any]) -> None:
+    for container in template["spec"]["containers"]:
+        ports = container.get("ports", [])
+        declared = {p["containerPort"] for p in ports} | {p["name"] for p in ports if "name" in p}
+        for probe in ("livenessProbe", "readinessProbe"):
+            assert probe in container, (name, container["name"], probe)
+        for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+            handler = container.get(probe)
+            if not handler:
+                continue
+            target = handler.get("httpGet") or handler.get("tcpSocket")
+            assert target, (name, container["name"], probe, "exec probes are not used here")
+            assert target["port"] in declared, (name, container["name"], probe, target["port"])
+
+
+def test_every_pod_is_restricted_with_defaults() -> None:
+    specs = pod_specs(monitoring())
+    assert set(specs) == {"StatefulSet/monitoring-prometheus", "Deployment/monitoring-grafana"}
+    for name, template in specs.items():
+        assert_restricted(name, template)
+    prom = specs["StatefulSet/monitoring-prometheus"]["spec"]["securityContext"]
+    assert prom["runAsUser"] == 65534 and prom["fsGroup"] == 65534
+    graf = specs["Deployment/monitoring-grafana"]["spec"]["securityContext"]
+    assert graf["runAsUser"] == 472 and graf["fsGroup"] == 472
+
+
+def test_probes_resources_and_writable_paths() -> None:
+    specs = pod_specs(monitoring())
+    for name, template in specs.items():
+        assert_probes_on_declared_ports(name, template)
+        for container in template["spec"]["containers"]:
+            for kind in ("requests", "limits"):
+                assert set(container["resources"][kind]) >= {"cpu", "memory"}, (name, kind)
+            assert container["image"].split(":")[-1] not in {"", "latest"}
+    prom = specs["StatefulSet/monitoring-prometheus"]["spec"]["containers"][0]
+    assert prom["readinessProbe"]["httpGet"]["path"] == "/-/ready"
+    assert prom["livenessProbe"]["httpGet"]["path"] == "/-/healthy"
+    graf = specs["Deployment/monitoring-grafana"]["spec"]["containers"][0]
+    assert graf["readinessProbe"]["httpGet"]["path"] == "/api/health"
+    writable = {m["mountPath"] for m in graf["volumeMounts"] if not m.get("readOnly")}
+    assert {"/var/lib/grafana", "/tmp"} <= writable
+    env = {e["name"]: e.get("value") for e in graf["env"]}
+    for key in ("GF_PATHS_DATA", "GF_PATHS_LOGS", "GF_PATHS_PLUGINS"):
+        assert env[key].startswith("/var/lib/grafana"), key
+
+
+def test_prometheus_data_lives_on_a_pvc_of_the_site_storage_class() -> None:
+    objects = monitoring({"global": {"storageClass": "local-path"}})
+    sts = find(objects, "StatefulSet", "monitoring-prometheus")[0]
+    assert sts["spec"]["replicas"] == 1
+    (claim,) = sts["spec"]["volumeClaimTemplates"]
+    assert claim["metadata"]["name"] == "data"
+    assert claim["spec"]["storageClassName"] == "local-path"
+    container = sts["spec"]["template"]["spec"]["containers"][0]
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert mounts["data"] == "/prometheus"
+
+
+def test_pods_are_scraped_and_roll_on_config_changes() -> None:
+    base = pod_specs(monitoring())
+    for name, template in base.items():
+        ann = template["metadata"]["annotations"]
+        assert ann["prometheus.io/scrape"] == "true"
+        ports = {p["containerPort"] for c in template["spec"]["containers"] for p in c.get("ports", [])}
+        assert int(ann["prometheus.io/port"]) in ports, name
+        assert ann["prometheus.io/path"] == "/metrics"
+        assert any(k.startswith("checksum/") for k in ann), name
+    changed = pod_specs(monitoring({"scrape": {"interval": "15s", "timeout": "10s",
+                                               "evaluationInterval": "15s"}}))
+    for name in base:
+        assert base[name]["metadata"]["annotations"]["checksum/config"] != \
+            changed[name]["metadata"]["annotations"]["checksum/config"], name
+
+
+def test_services_match_the_contract() -> None:
+    objects = monitoring()
+    prom = find(objects, "Service", "monitoring-prometheus")[0]
+    assert [p["port"] for p in prom["spec"]["ports"]] == [9090]
+    graf = find(objects, "Service", "monitoring-grafana")[0]
+    assert [p["port"] for p in graf["spec"]["ports"]] == [3000]
+
+
+def test_a_network_policy_per_workload_on_its_port() -> None:
+    objects = monitoring({"networkPolicy": {"enabled": True, "ingressNamespaces": ["edgeai-gateway"],
+                                            "egressNamespaces": SITE_NAMESPACES,
+                                            "egressCIDRs": ["10.96.0.1/32"]}})
+    policies = {p["metadata"]["name"]: p for p in find(objects, "NetworkPolicy")}
+    assert set(policies) == {"monitoring-prometheus", "monitoring-grafana"}
+    for name, port in (("monitoring-prometheus", 9090), ("monitoring-grafana", 3000)):
+        spec = policies[name]["spec"]
+        assert [p["port"] for p in spec["ingress"][0]["ports"]] == [port]
+        assert spec["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == name.split("-")[1]
+    assert not find(monitoring({"networkPolicy": {"enabled": False}}), "NetworkPolicy")
