@@ -16,7 +16,7 @@ up: setup
 	.venv/bin/edgeai render --env $(ENV) --site $(SITE)
 
 test: setup
-	.venv/bin/ruff check src tests scripts policies stacks
+	.venv/bin/ruff check .
 	.venv/bin/pytest
 
 .PHONY: help setup up test

@@ -4,7 +4,7 @@ from policies.engine import Context, Obj, Rule
 
 def check(obj: Obj, ctx: Context):
     spec = capacity.pod_spec(obj)
-    if spec is None or ctx.pod_security != "restricted":
+    if spec is None or ctx.level_of(obj) != "restricted":
         return []
     return podsecurity.restricted_violations(spec)
 

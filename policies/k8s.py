@@ -1,0 +1,96 @@
+"""Small accessors over rendered Kubernetes objects, shared by the rules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from edgeai.capacity import pod_spec, quantity
+
+Obj = dict[str, Any]
+WORKLOADS = frozenset({"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"})
+LONG_RUNNING = frozenset({"Deployment", "StatefulSet", "DaemonSet"})
+
+__all__ = ["pod_spec", "quantity", "containers", "labels", "name", "namespace", "ref", "matches", "hpa_targets",
+           "declared_ports", "pod_labels", "replicas", "WORKLOADS", "LONG_RUNNING"]
+
+
+def containers(spec: dict[str, Any] | None, init: bool = True) -> Iterator[dict[str, Any]]:
+    if not spec:
+        return
+    if init:
+        yield from spec.get("initContainers") or []
+    yield from spec.get("containers") or []
+
+
+def labels(obj: Obj) -> dict[str, str]:
+    return (obj.get("metadata") or {}).get("labels") or {}
+
+
+def name(obj: Obj) -> str:
+    return (obj.get("metadata") or {}).get("name", "")
+
+
+def namespace(obj: Obj) -> str:
+    return (obj.get("metadata") or {}).get("namespace", "")
+
+
+def ref(obj: Obj) -> str:
+    ns = namespace(obj)
+    return f"{obj.get('kind')}/{ns + '/' if ns else ''}{name(obj)}"
+
+
+def pod_labels(obj: Obj) -> dict[str, str]:
+    """Labels of the pods a workload creates."""
+    if obj.get("kind") == "Pod":
+        return labels(obj)
+    spec = obj.get("spec") or {}
+    if obj.get("kind") == "CronJob":
+        spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+    return ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+
+
+def matches(selector: dict[str, Any] | None, target: dict[str, str]) -> bool:
+    """Label selector semantics (matchLabels and matchExpressions); an empty selector matches all."""
+    if selector is None:
+        return False
+    match_labels = selector.get("matchLabels", selector if "matchExpressions" not in selector else {})
+    if not isinstance(match_labels, dict):
+        return False
+    if any(target.get(k) != v for k, v in match_labels.items() if k != "matchExpressions"):
+        return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+        if op == "In" and target.get(key) not in values:
+            return False
+        if op == "NotIn" and target.get(key) in values:
+            return False
+        if op == "Exists" and key not in target:
+            return False
+        if op == "DoesNotExist" and key in target:
+            return False
+    return True
+
+
+def replicas(obj: Obj, objects: list[Obj] | tuple[Obj, ...] = ()) -> int:
+    """Replicas of a workload: spec.replicas, else the minimum of an HPA targeting it, else 1."""
+    spec = obj.get("spec") or {}
+    if "replicas" in spec:
+        return int(spec["replicas"])
+    for hpa in objects:
+        if hpa_targets(hpa, obj):
+            return int(hpa["spec"].get("minReplicas", 1))
+    return 1
+
+
+def hpa_targets(hpa: Obj, obj: Obj) -> bool:
+    """Whether a HorizontalPodAutoscaler scales this workload."""
+    target = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
+    return (hpa.get("kind") == "HorizontalPodAutoscaler" and namespace(hpa) == namespace(obj)
+            and target.get("kind") == obj.get("kind") and target.get("name") == name(obj))
+
+
+def declared_ports(container: dict[str, Any]) -> set:
+    """Names and numbers of a container's ports (probes and annotations may use either)."""
+    ports = container.get("ports") or []
+    return {p.get("name") for p in ports} | {p.get("containerPort") for p in ports}
