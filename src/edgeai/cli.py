@@ -73,34 +73,30 @@ def cmd_lint(args: argparse.Namespace) -> int:
     return EXIT_VIOLATIONS if failed else EXIT_OK
 
 
-def _print_report(report) -> None:
-    for p in report.problems:
-        print(f"input error: {p}", file=sys.stderr)
-    if report.findings:
-        width = max(len(f"{f.environment}/{f.site}") for f in report.findings)
-        for f in report.findings:
-            where = f" [{f.release}]" if f.release else ""
-            print(f"{f.environment + '/' + f.site:<{width}}  {f.check:<9} {f.message}{where}")
-    state = "FAILED" if report.exit_code else "ok"
-    print(f"{state}: {report.sites} site(s), {report.releases} release(s), {report.objects} object(s); "
-          f"{len(report.problems)} input error(s), {len(report.findings)} violation(s)")
-
-
 def cmd_validate(args: argparse.Namespace) -> int:
-    from edgeai.validate import Report, validate
+    from edgeai import report as output
+    from edgeai.validate import Report, Selection, validate
 
     try:
         envs = fleet.load_fleet(args.env or None, root=args.environments)
     except InputErrors as err:
-        report = Report(problems=err.problems)
+        result = Report(problems=err.problems)
     else:
-        show = (lambda s: print(f"  validating {s}", file=sys.stderr)) if args.verbose else None
-        report = validate(envs, args.site, progress=show)
+        selection = Selection(site=args.site)
+        total = sum(1 for e in envs for s in e.sites.values() if selection.picks(e, s))
+        with output.Progress(total, enabled=not args.json and sys.stderr.isatty()) as progress:
+            result = validate(envs, selection, progress=progress.step)
+    if args.junit:
+        output.write_atomically(args.junit, output.junit(result))
     if args.json:
-        print(json.dumps(report.as_dict(), indent=2))
+        print(json.dumps(result.as_dict(), indent=2))
+    elif args.markdown:
+        sys.stdout.write(output.markdown(result))
     else:
-        _print_report(report)
-    return report.exit_code
+        for problem in result.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        sys.stdout.write(output.table(result))
+    return result.exit_code
 
 
 def parser() -> argparse.ArgumentParser:
@@ -132,8 +128,10 @@ def parser() -> argparse.ArgumentParser:
                        "that each site's workloads fit it. Exit 0 clean, 1 violations, 2 input errors.")
     p.add_argument("--env", action="append", help="only this environment (repeatable; default all)")
     p.add_argument("--site", help="only this site")
-    p.add_argument("--json", action="store_true", help="machine-readable report on stdout")
-    p.add_argument("-v", "--verbose", action="store_true", help="print each site as it is validated")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="machine-readable report on stdout")
+    out.add_argument("--markdown", action="store_true", help="pull-request summary (Markdown) on stdout")
+    p.add_argument("--junit", type=Path, metavar="FILE", help="also write a JUnit XML report for CI")
     p.set_defaults(func=cmd_validate)
     return top
 

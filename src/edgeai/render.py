@@ -85,3 +85,45 @@ def render_site(env: Environment, site: Site, releases: list[Release] | None = N
     releases = releases if releases is not None else compose(env, site)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(lambda r: render_release(env, r), releases))
+
+
+@dataclass(frozen=True)
+class SchemaFinding:
+    object: str    # Kind/namespace/name
+    message: str
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    objects: list[dict[str, Any]]
+    error: str | None = None
+    schema: tuple[SchemaFinding, ...] = ()
+
+
+class HelmRenderer:
+    """One `helm template` process per release: the reference, and the fallback without the engine.
+    It renders only; object schemas are checked by the engine."""
+
+    def __init__(self, workers: int = 4):
+        self.workers = workers
+
+    def __enter__(self) -> HelmRenderer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def _one(self, request) -> RenderResult:
+        env, release = request
+        try:
+            return RenderResult(render_release(env, release).objects)
+        except helm.HelmError as err:
+            return RenderResult([], error=str(err))
+
+    def render_many(self, requests):
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            yield from pool.map(self._one, requests)
+
+
+def default_renderer():
+    return HelmRenderer()

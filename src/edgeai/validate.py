@@ -1,43 +1,39 @@
-"""`edgeai validate`: every environment file checked, every release rendered, the site's fit checked.
+"""`edgeai validate`: the gate over the fleet.
 
-The full policy catalog is a separate layer (policies/); this module is the part every
-render needs: inputs that parse and agree, charts that render, workloads that fit.
+Per environment: its files (schemas and cross-file rules, done by loading), the values of every
+release against its chart's schema, every release rendered exactly as Argo CD will, every
+rendered object against the Kubernetes schema of the site's version, then the policy catalog
+with the environment's waivers. Exit 0 clean, 1 violations (errors, not warnings), 2 bad input.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import datetime as dt
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 
-from edgeai import capacity, helm, render
-from edgeai.composition import compose, settings
+from edgeai import gate, render
+from edgeai.composition import Release, compose
 from edgeai.fleet import Environment, Site
-from edgeai.problems import Problem, display
-
-
-@dataclass(frozen=True)
-class Finding:
-    """Something wrong with what a site would run (exit 1), as opposed to bad input (exit 2)."""
-    environment: str
-    site: str
-    check: str
-    message: str
-    release: str = ""
-    file: str = ""
-    line: int | None = None
+from edgeai.gate import Finding
+from edgeai.problems import Problem
 
 
 @dataclass
 class Report:
     problems: list[Problem] = field(default_factory=list)  # bad input
-    findings: list[Finding] = field(default_factory=list)  # violations
-    sites: int = 0
+    findings: list[Finding] = field(default_factory=list)  # violations, warnings and waived ones
+    sites: list[str] = field(default_factory=list)         # env/site validated
     releases: int = 0
     objects: int = 0
 
     @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.blocking]
+
+    @property
     def exit_code(self) -> int:
-        return 2 if self.problems else 1 if self.findings else 0
+        return 2 if self.problems else 1 if self.errors else 0
 
     def as_dict(self) -> dict:
         return {"ok": self.exit_code == 0, "sites": self.sites, "releases": self.releases,
@@ -45,57 +41,65 @@ class Report:
                 "violations": [asdict(f) for f in self.findings]}
 
 
-def check_fit(env: Environment, site: Site, objects: list[dict]) -> list[Finding]:
-    """Requests within the site's capacity minus headroom; GPUs only where they exist."""
-    demand = capacity.site_demand(objects, site.node_count)
-    usable = 1 - settings()["capacityHeadroomPercent"] / 100
-    where = {"file": display(site.file.path), "line": site.file.line(("nodes",))}
-    findings = []
-    if demand.cpu > site.cpu_total * usable:
-        findings.append(Finding(env.name, site.name, "capacity", f"workloads request {demand.cpu:.2f} CPU; "
-                                f"the site offers {site.cpu_total} with {usable:.0%} usable", **where))
-    memory_gi = demand.memory / 2**30
-    if memory_gi > site.memory_gi_total * usable:
-        findings.append(Finding(env.name, site.name, "capacity", f"workloads request {memory_gi:.1f}Gi "
-                                f"memory; the site offers {site.memory_gi_total}Gi with {usable:.0%} usable",
-                                **where))
-    for obj in objects:
-        spec = capacity.pod_spec(obj)
-        gpus = capacity.pod_demand(spec).gpu if spec else 0
-        if gpus > site.gpus_per_node:
-            findings.append(Finding(env.name, site.name, "gpu", f"{obj['kind']} {obj['metadata']['name']} "
-                                    f"asks {gpus} GPU(s) per pod; nodes have {site.gpus_per_node}", **where))
-    return findings
+@dataclass(frozen=True)
+class Selection:
+    """Which sites to validate; None everywhere means all of them."""
+    site: str | None = None
+    sites: frozenset[tuple[str, str]] | None = None   # (environment, site) pairs, e.g. from --changed-since
+
+    def picks(self, env: Environment, site: Site) -> bool:
+        return ((self.site is None or site.name == self.site)
+                and (self.sites is None or (env.name, site.name) in self.sites))
+
+    @property
+    def everything(self) -> bool:
+        return self.site is None and self.sites is None
 
 
-def validate_site(env: Environment, site: Site, report: Report) -> None:
-    releases = compose(env, site)
-    value_problems = [p for r in releases for p in render.check_values(site, r)]
-    report.problems += value_problems
-    report.sites += 1
-    if value_problems:
-        return
-    objects = []
-    for release in releases:
-        try:
-            rendered = render.render_release(env, release)
-        except helm.HelmError as err:
-            report.findings.append(Finding(env.name, site.name, "render", str(err), release.name))
-            continue
-        objects += rendered.objects
-        report.releases += 1
-    report.objects += len(objects)
-    report.findings += check_fit(env, site, objects)
+def _render_findings(env: Environment, site: Site, release: Release, result) -> list[Finding]:
+    out = []
+    if result.error:
+        out.append(Finding(env.name, site.name, "render", "error", result.error, release=release.name))
+    for s in result.schema:
+        out.append(Finding(env.name, site.name, "schema", "error", s.message, object=s.object,
+                           release=release.name))
+    return out
 
 
-def validate(envs: list[Environment], site: str | None = None,
-             progress: Callable[[str], None] | None = None) -> Report:
+def validate_environment(env: Environment, selection: Selection, report: Report, renderer,
+                         today: dt.date, progress: Callable[[str], None] | None = None) -> None:
+    sites = [s for _, s in sorted(env.sites.items()) if selection.picks(env, s)]
+    findings = gate.check_environment(env)
+    base = gate.environment_context(env)
+    plans: list[tuple[Site, list[Release]]] = []
+    for site in sites:
+        releases = compose(env, site)
+        problems = [p for r in releases for p in render.check_values(site, r)]
+        report.problems += problems
+        if not problems:
+            plans.append((site, releases))
+    requests = ((env, r) for _, releases in plans for r in releases)
+    results = iter(renderer.render_many(requests))
+    for site, releases in plans:  # results arrive in request order: one site after the other
+        objects_by_release = {}
+        for release in releases:
+            result = next(results)
+            findings += _render_findings(env, site, release, result)
+            objects_by_release[release.name] = result.objects
+            report.releases += 1
+            report.objects += len(result.objects)
+        findings += gate.check_site(env, site, releases, objects_by_release, base)
+        report.sites.append(f"{env.name}/{site.name}")
+        if progress:
+            progress(f"{env.name}/{site.name}")
+    report.findings += gate.apply_waivers(env, findings, today, whole_environment=selection.everything)
+
+
+def validate(envs: Iterable[Environment], selection: Selection = Selection(), renderer=None,
+             today: dt.date | None = None, progress: Callable[[str], None] | None = None) -> Report:
     report = Report()
-    for env in envs:
-        for name, s in sorted(env.sites.items()):
-            if site and name != site:
-                continue
-            if progress:
-                progress(f"{env.name}/{name}")
-            validate_site(env, s, report)
+    renderer = renderer or render.default_renderer()
+    with renderer:
+        for env in envs:
+            validate_environment(env, selection, report, renderer, today or dt.date.today(), progress)
     return report

@@ -1,0 +1,100 @@
+"""The gate end to end on a copy of the `local` environment: violations, waivers, outputs, exit codes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from edgeai import cli, fleet, paths
+from edgeai.validate import Selection, validate
+
+NODEPORT = "components:\n  gateway:\n    service:\n      type: NodePort\n"
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    shutil.copytree(paths.ENVIRONMENTS / "local", tmp_path / "local")
+    return tmp_path
+
+
+def append(root: Path, text: str) -> None:
+    env_file = root / "local" / "environment.yaml"
+    env_file.write_text(env_file.read_text() + text)
+
+
+def waiver(rule: str, expires: str, obj: str | None = None) -> str:
+    target = f"\n    object: {obj}" if obj else ""
+    return (f"waivers:\n  - rule: {rule}\n    site: local{target}\n"
+            f"    reason: devices on the shop LAN call the gateway directly\n    expires: \"{expires}\"\n")
+
+
+def run(root: Path, today: dt.date = dt.date(2026, 11, 22)):
+    return validate(fleet.load_fleet(root=root), Selection(), today=today)
+
+
+def test_shipped_local_is_clean(root: Path) -> None:
+    report = run(root)
+    assert report.exit_code == 0 and report.findings == [] and report.objects > 0
+
+
+def test_a_violation_names_rule_site_object_and_release(root: Path) -> None:
+    append(root, NODEPORT)
+    report = run(root)
+    assert report.exit_code == 1
+    [f] = [f for f in report.errors if f.rule == "EAI-NET-002"]
+    assert (f.environment, f.site, f.object, f.release) == ("local", "local", "Service/edgeai-gateway/gateway",
+                                                            "gateway")
+    assert "NodePort" in f.message
+
+
+def test_a_waiver_with_reason_and_expiry_waives(root: Path) -> None:
+    append(root, NODEPORT + waiver("EAI-NET-002", "2027-03-01", "Service/edgeai-gateway/gateway"))
+    report = run(root)
+    assert report.exit_code == 0
+    [f] = [f for f in report.findings if f.rule == "EAI-NET-002"]
+    assert f.waived.startswith("devices on the shop LAN")
+
+
+def test_an_expired_waiver_is_a_violation_and_waives_nothing(root: Path) -> None:
+    append(root, NODEPORT + waiver("EAI-NET-002", "2026-11-01"))
+    report = run(root)
+    rules = {f.rule for f in report.errors}
+    assert {"EAI-NET-002", "EAI-WVR-001"} <= rules
+    [expired] = [f for f in report.errors if f.rule == "EAI-WVR-001"]
+    assert "expired on 2026-11-01" in expired.message and expired.line is not None
+
+
+def test_an_unused_waiver_is_a_violation(root: Path) -> None:
+    append(root, waiver("EAI-NET-002", "2027-03-01"))
+    report = run(root)
+    [f] = report.errors
+    assert f.rule == "EAI-WVR-002" and "matches no violation" in f.message
+
+
+def test_unused_waivers_are_not_judged_on_a_partial_run(root: Path) -> None:
+    append(root, waiver("EAI-NET-002", "2027-03-01"))
+    report = validate(fleet.load_fleet(root=root), Selection(site="local"), today=dt.date(2026, 11, 22))
+    assert report.exit_code == 0
+
+
+def test_cli_outputs(root: Path, tmp_path_factory, capsys) -> None:
+    append(root, NODEPORT)
+    junit_file = tmp_path_factory.mktemp("reports") / "ci" / "report.xml"
+    assert cli.main(["--environments", str(root), "validate", "--junit", str(junit_file)]) == 1
+    table = capsys.readouterr().out
+    assert "EAI-NET-002" in table and "FAILED" in table
+    suite = ET.parse(junit_file).getroot().find("testsuite")
+    assert suite.get("failures") == "1" and "EAI-NET-002" in suite.find("testcase/failure").text
+
+    assert cli.main(["--environments", str(root), "validate", "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["ok"] is False and any(v["rule"] == "EAI-NET-002" for v in data["violations"])
+
+    assert cli.main(["--environments", str(root), "validate", "--markdown"]) == 1
+    md = capsys.readouterr().out
+    assert "EAI-NET-002" in md and "*Why:*" in md and "*Fix:*" in md and "local/local" in md
