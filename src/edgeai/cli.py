@@ -75,7 +75,8 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from edgeai import report as output
-    from edgeai.validate import Report, Selection, validate
+    from edgeai.changes import GitError
+    from edgeai.validate import Report, Selection, validate, validate_change
 
     try:
         envs = fleet.load_fleet(args.env or None, root=args.environments)
@@ -85,7 +86,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
         selection = Selection(site=args.site)
         total = sum(1 for e in envs for s in e.sites.values() if selection.picks(e, s))
         with output.Progress(total, enabled=not args.json and sys.stderr.isatty()) as progress:
-            result = validate(envs, selection, progress=progress.step)
+            if args.changed_since:
+                try:
+                    result = validate_change(envs, args.changed_since, progress=progress.step)
+                except GitError as err:
+                    print(f"error: {err}", file=sys.stderr)
+                    return EXIT_INPUT
+            else:
+                result = validate(envs, selection, progress=progress.step)
     if args.junit:
         output.write_atomically(args.junit, output.junit(result))
     if args.json:
@@ -132,6 +140,10 @@ def parser() -> argparse.ArgumentParser:
     out.add_argument("--json", action="store_true", help="machine-readable report on stdout")
     out.add_argument("--markdown", action="store_true", help="pull-request summary (Markdown) on stdout")
     p.add_argument("--junit", type=Path, metavar="FILE", help="also write a JUnit XML report for CI")
+    p.add_argument("--changed-since", metavar="REV",
+                   help="validate only the sites a change since git REV affects, and list the objects "
+                        "it alters (a chart: every site using it; a site file: that site; an "
+                        "environment file: its sites)")
     p.set_defaults(func=cmd_validate)
     return top
 

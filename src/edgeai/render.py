@@ -73,8 +73,9 @@ def _place(obj: dict[str, Any], namespace: str) -> dict[str, Any]:
     return obj
 
 
-def render_release(env: Environment, release: Release) -> RenderedRelease:
-    objects = helm.template(Path(paths.ROOT / release.chart), release.name, release.namespace,
+def render_release(env: Environment, release: Release, root: Path | None = None) -> RenderedRelease:
+    """One release through `helm template`; `root` is another checkout's root (a base revision)."""
+    objects = helm.template((root or paths.ROOT) / release.chart, release.name, release.namespace,
                             release.values, kube_version=env.kubernetes_version)
     return RenderedRelease(release, [_place(o, release.namespace) for o in objects])
 

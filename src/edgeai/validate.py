@@ -9,10 +9,12 @@ with the environment's waivers. Exit 0 clean, 1 violations (errors, not warnings
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 
-from edgeai import gate, render
+from edgeai import gate, helm, render
+from edgeai.changes import ObjectChanges
 from edgeai.composition import Release, compose
 from edgeai.fleet import Environment, Site
 from edgeai.gate import Finding
@@ -26,6 +28,7 @@ class Report:
     sites: list[str] = field(default_factory=list)         # env/site validated
     releases: int = 0
     objects: int = 0
+    changes: dict[str, ObjectChanges] = field(default_factory=dict)  # env/site -> objects a change alters
 
     @property
     def errors(self) -> list[Finding]:
@@ -66,8 +69,12 @@ def _render_findings(env: Environment, site: Site, release: Release, result) -> 
     return out
 
 
+SiteHook = Callable[[Environment, Site, list[dict]], None]
+
+
 def validate_environment(env: Environment, selection: Selection, report: Report, renderer,
-                         today: dt.date, progress: Callable[[str], None] | None = None) -> None:
+                         today: dt.date, progress: Callable[[str], None] | None = None,
+                         on_site: SiteHook | None = None) -> None:
     sites = [s for _, s in sorted(env.sites.items()) if selection.picks(env, s)]
     findings = gate.check_environment(env)
     base = gate.environment_context(env)
@@ -89,6 +96,8 @@ def validate_environment(env: Environment, selection: Selection, report: Report,
             report.releases += 1
             report.objects += len(result.objects)
         findings += gate.check_site(env, site, releases, objects_by_release, base)
+        if on_site:
+            on_site(env, site, [o for objs in objects_by_release.values() for o in objs])
         report.sites.append(f"{env.name}/{site.name}")
         if progress:
             progress(f"{env.name}/{site.name}")
@@ -96,10 +105,45 @@ def validate_environment(env: Environment, selection: Selection, report: Report,
 
 
 def validate(envs: Iterable[Environment], selection: Selection = Selection(), renderer=None,
-             today: dt.date | None = None, progress: Callable[[str], None] | None = None) -> Report:
+             today: dt.date | None = None, progress: Callable[[str], None] | None = None,
+             on_site: SiteHook | None = None) -> Report:
     report = Report()
     renderer = renderer or render.default_renderer()
     with renderer:
         for env in envs:
-            validate_environment(env, selection, report, renderer, today or dt.date.today(), progress)
+            validate_environment(env, selection, report, renderer, today or dt.date.today(), progress, on_site)
+    return report
+
+
+def validate_change(envs: list[Environment], rev: str, **kwargs) -> Report:
+    """Validate only the sites a change since REV affects, and list the objects it alters on each."""
+    from edgeai import changes, fleet
+    from edgeai.problems import InputErrors
+
+    affected = changes.impact(envs, changes.changed_files(rev))
+    selection = Selection() if affected.everything else Selection(sites=frozenset(affected.sites))
+    envs = [e for e in envs if affected.everything or any(name == e.name for name, _ in affected.sites)]
+    after: dict[tuple[str, str], list[dict]] = {}
+    report = validate(envs, selection, on_site=lambda e, s, objs: after.__setitem__((e.name, s.name), objs),
+                      **kwargs)
+    base_root = changes.snapshot(rev)
+    try:
+        try:
+            base = {e.name: e for e in fleet.load_fleet(root=base_root / "environments")}
+        except InputErrors:
+            base = {}  # the base revision itself was broken: everything is new
+        for (env_name, site_name), objects in after.items():
+            before: list[dict] = []
+            if env_name in base and site_name in base[env_name].sites:
+                env, site = base[env_name], base[env_name].sites[site_name]
+                for release in compose(env, site):
+                    try:
+                        before += render.render_release(env, release, root=base_root).objects
+                    except helm.HelmError:  # a base release that did not render had no objects
+                        continue
+            diff = changes.diff_objects(before, objects)
+            if diff:
+                report.changes[f"{env_name}/{site_name}"] = diff
+    finally:
+        shutil.rmtree(base_root, ignore_errors=True)
     return report
