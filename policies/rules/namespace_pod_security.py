@@ -1,7 +1,6 @@
+from edgeai.podsecurity import LABEL_PREFIX as LABEL
+from edgeai.podsecurity import LEVELS
 from policies.engine import Context, Obj, Rule
-
-LABEL = "pod-security.kubernetes.io"
-LEVELS = ("privileged", "baseline", "restricted")   # Pod Security Standards, weakest first
 
 
 def check(obj: Obj, ctx: Context):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from edgeai import catalog, fleet, helm, paths, render, tools
+from edgeai import catalog, fleet, helm, paths, render, stacks_cli, tools
 from edgeai.composition import compose
 from edgeai.problems import InputErrors, Problem
 
@@ -145,6 +145,8 @@ def parser() -> argparse.ArgumentParser:
                         "it alters (a chart: every site using it; a site file: that site; an "
                         "environment file: its sites)")
     p.set_defaults(func=cmd_validate)
+
+    stacks_cli.add_parser(sub)
     return top
 
 

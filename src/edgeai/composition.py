@@ -112,7 +112,9 @@ def _derived(env: Environment, site: Site, component: Component, present: list[C
             values["mirrorMaker"] = {"enabled": True, "targetBootstrap": cloud["kafkaBootstrap"]}
     elif name == "model-serving" and model is not None:
         spec = {k: model.file.data[k] for k in ("name", "framework", "uri")}
-        spec.update(replicas=model.replicas, gpu=model.gpu, canary=model.canary)
+        spec.update(replicas=model.replicas, gpu=model.gpu)
+        if model.canary:  # absent rather than null: Pulumi drops nulls inside Application values
+            spec["canary"] = model.canary
         values["model"] = spec
         if model.gpu:  # a GPU replica beyond the site's GPUs would only wait, Pending
             gpu_slots = site.gpus_per_node * site.node_count // model.gpu

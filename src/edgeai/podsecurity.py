@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+LEVELS = ("privileged", "baseline", "restricted")  # Pod Security Standards, weakest first
+LABEL_PREFIX = "pod-security.kubernetes.io"       # namespace labels Pod Security admission reads
+
 ALLOWED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral",
                    "persistentVolumeClaim", "projected", "secret"}
 SAFE_SYSCTLS = {"kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.ip_unprivileged_port_start",

@@ -1,0 +1,111 @@
+"""The edge site stack (`<env>.<site>`): everything a site needs before Argo CD takes over.
+
+build(env, site, config) creates, on the site's cluster:
+- a namespace per release namespace of the composition, plus argocd, labelled for Pod Security;
+- in each: default-deny NetworkPolicy + DNS egress (the allow rules between components ship in
+  the charts, from values.networkPolicy), a ResourceQuota and a LimitRange sized from the site;
+- the Secrets the charts reference, from Pulumi secret config;
+- Argo CD (pinned upstream chart), its own NetworkPolicies, an AppProject, one Application per release.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from edgeai import catalog, composition
+from edgeai import stacks as naming
+from edgeai.composition import Release
+from edgeai.fleet import Environment, Site
+from stacks import cloud, common
+from stacks.common import Builder, ClusterConfig
+from stacks.edge_site import argocd, guardrails
+
+SECRET_KEYS = tuple(k.key for k in naming.SITE_CONFIG if k.secret and k.required)
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    """The stack's settings: how to reach the cluster, its secrets, the training stack's org."""
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    secrets: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    org: str = naming.DEFAULT_ORG
+
+    @staticmethod
+    def from_pulumi() -> SiteConfig:
+        cfg = common.config()
+        return SiteConfig(ClusterConfig.from_pulumi(cfg), common.require_secrets(cfg, naming.SITE_CONFIG),
+                          cfg.get("org") or naming.DEFAULT_ORG)
+
+
+def site_secrets(releases: Sequence[Release], secrets: Mapping[str, pulumi.Input[str]],
+                 rclone: pulumi.Input[str]) -> list[tuple[str, str, dict[str, pulumi.Input[str]]]]:
+    """(namespace, Secret name, data) of every Secret the site's charts reference
+    (docs/chart-contract.md), in the namespaces of the components that mount them."""
+    specs: list[tuple[str, tuple[str, ...], dict[str, pulumi.Input[str]]]] = [
+        ("redis-auth", ("redis", "siddhi"), {"password": secrets["redisPassword"]}),
+        ("grafana-admin", ("monitoring",), {"admin-user": "admin",
+                                            "admin-password": secrets["grafanaAdminPassword"]}),
+        ("gateway-api-keys", ("gateway",), {"keys": secrets["gatewayApiKeys"]}),
+        ("model-storage", ("model-serving",), {"rclone.conf": rclone}),
+        ("redis-snapshot-storage", ("redis",), {"rclone.conf": rclone}),
+    ]
+    present = {r.component for r in releases}
+    return [(catalog.COMPONENTS[c].namespace, name, data)
+            for name, components, data in specs for c in components if c in present]
+
+
+def build(env: Environment, site: Site, config: SiteConfig) -> dict[str, Any]:
+    """Every resource of the site's stack; returns the stack outputs (none of them secret)."""
+    missing = [k for k in SECRET_KEYS if k not in config.secrets]
+    if missing:
+        raise ValueError(f"site {site.name}: missing secret config {', '.join(missing)}")
+    releases = composition.compose(env, site)
+    b = Builder(env, common.provider("site", config.cluster), site.name, site.region)
+
+    levels = {argocd.NAMESPACE: "restricted", **composition.namespaces(releases)}
+    guards: list[pulumi.Resource] = []
+    for ns, level in sorted(levels.items()):
+        b.namespace(ns, level)
+        b.baseline_policies(ns)
+        guards.append(k8s.core.v1.ResourceQuota(
+            f"{ns}/site-capacity", metadata=b.meta("site-capacity", ns),
+            spec={"hard": guardrails.quota_hard(site, ns)}, opts=b.opts(b.namespaces[ns])))
+        guards.append(k8s.core.v1.LimitRange(
+            f"{ns}/container-defaults", metadata=b.meta("container-defaults", ns),
+            spec={"limits": [guardrails.limit_range_item(site)]}, opts=b.opts(b.namespaces[ns])))
+    argocd.network_policies(b, env)
+
+    training_name = naming.training_stack(env.name, config.org)
+    training = pulumi.StackReference(training_name)
+    agreed = training.outputs.apply(lambda outputs: cloud.check_agreement(env.name, env.cloud, outputs))
+    endpoint = training.require_output(cloud.OBJECT_STORE_ENDPOINT)
+    rclone = pulumi.Output.all(agreed, endpoint, config.secrets["objectStoreAccessKeyId"],
+                               config.secrets["objectStoreSecretAccessKey"]).apply(
+        lambda v: cloud.rclone_conf(v[1], v[2], v[3]))
+    secrets = [b.secret(ns, name, data) for ns, name, data in site_secrets(releases, config.secrets, rclone)]
+
+    release = argocd.install(b, env, *guards)
+    app_project = argocd.project(b, env, site, releases, release)
+    argocd.applications(b, env, releases, app_project, *secrets)
+
+    source = argocd.chart_source(env)
+    return {
+        "stack": str(naming.StackName(env.name, site.name)),
+        "environment": env.name,
+        "site": site.name,
+        "region": site.region,
+        "namespaces": sorted(levels),
+        "applications": [{"name": r.name, "chart": r.chart, "namespace": r.namespace, "syncWave": r.sync_wave}
+                         for r in releases],
+        "argocd": {"chart": source["chart"], "repository": source["repository"], "version": source["version"],
+                   "namespace": argocd.NAMESPACE, "project": argocd.PROJECT},
+        "gitops": {"repoURL": env.gitops["repoURL"], "targetRevision": env.gitops["targetRevision"]},
+        "trainingStack": training_name,
+        "cloudEndpointsAgree": agreed,
+        "modelStorageEndpoint": endpoint,
+    }

@@ -1,0 +1,1 @@
+"""The training stack (`<env>.training`): the environment's cloud side, on any Kubernetes cluster."""

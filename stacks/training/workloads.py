@@ -1,0 +1,229 @@
+"""The training side's own workloads (no chart of ours fits them): MLflow on Postgres, an in-cluster
+S3-compatible object store, the landing of edge data into the object store, the retraining CronJob.
+
+Every pod passes Pod Security `restricted` (non-root, no privilege escalation, all capabilities
+dropped, RuntimeDefault seccomp, read-only root filesystem with emptyDirs where it writes), declares
+requests and limits, probes, and Prometheus annotations where it exposes metrics. Images are the
+official upstream ones, pinned.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+IMAGES = {
+    "mlflow": "ghcr.io/mlflow/mlflow:v2.19.0",
+    "postgres": "docker.io/library/postgres:16.6",
+    "minio": "docker.io/minio/minio:RELEASE.2024-11-07T00-52-20Z",
+    "landing": "docker.io/jeffail/benthos:4.27.0",
+    "retrain": "docker.io/pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime",
+}
+# The official MLflow image ships neither a Postgres driver nor boto3 (mlflow/mlflow#9513): an init
+# container installs these pinned versions from PyPI into an emptyDir on PYTHONPATH.
+MLFLOW_EXTRA_PACKAGES = ("psycopg2-binary==2.9.10", "boto3==1.35.99")
+
+
+
+def mirrored(template: dict[str, Any], mirror: str | None) -> dict[str, Any]:
+    """A pod template whose images come from the environment's mirror (images.mirror), which
+    replaces the registry and keeps the repository path and tag, as the charts' edgeai.image does."""
+    if mirror:
+        spec = template["spec"]
+        for c in [*spec.get("initContainers", []), *spec["containers"]]:
+            c["image"] = f"{mirror}/{c['image'].split('/', 1)[1]}"
+    return template
+
+
+PORTS = {"mlflow": 5000, "postgres": 5432, "minio": 9000, "landing": 4195}
+GPU = "nvidia.com/gpu"
+GPU_NODE_LABEL = "nvidia.com/gpu.present"   # set by NVIDIA GPU feature discovery
+
+
+def resources(cpu: str, memory: str, cpu_limit: str, memory_limit: str, gpu: int = 0) -> dict[str, Any]:
+    out = {"requests": {"cpu": cpu, "memory": memory}, "limits": {"cpu": cpu_limit, "memory": memory_limit}}
+    if gpu:
+        out["limits"][GPU] = str(gpu)
+    return out
+
+
+def pod_security(uid: int) -> dict[str, Any]:
+    return {"runAsNonRoot": True, "runAsUser": uid, "runAsGroup": uid, "fsGroup": uid,
+            "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+CONTAINER_SECURITY = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                      "runAsNonRoot": True, "capabilities": {"drop": ["ALL"]}}
+
+
+def container(name: str, image: str, **fields: Any) -> dict[str, Any]:
+    return {"name": name, "image": image, "imagePullPolicy": "IfNotPresent",
+            "securityContext": dict(CONTAINER_SECURITY), **fields}
+
+
+def env_from_secret(name: str, secret: str, key: str) -> dict[str, Any]:
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+
+
+def http_probe(path: str, port: int, period: int = 10, failures: int = 3) -> dict[str, Any]:
+    return {"httpGet": {"path": path, "port": port}, "periodSeconds": period, "failureThreshold": failures}
+
+
+def metrics_annotations(port: int, path: str = "/metrics") -> dict[str, str]:
+    return {"prometheus.io/scrape": "true", "prometheus.io/port": str(port), "prometheus.io/path": path}
+
+
+def empty_dir(name: str, size: str = "256Mi") -> dict[str, Any]:
+    return {"name": name, "emptyDir": {"sizeLimit": size}}
+
+
+def pod_template(labels: dict[str, str], containers: list[dict[str, Any]], *, uid: int,
+                 volumes: list[dict[str, Any]], init: list[dict[str, Any]] | None = None,
+                 annotations: dict[str, str] | None = None, **spec: Any) -> dict[str, Any]:
+    return {
+        "metadata": {"labels": labels, "annotations": annotations or {}},
+        "spec": {"automountServiceAccountToken": False, "enableServiceLinks": False,
+                 "securityContext": pod_security(uid), "initContainers": init or [],
+                 "containers": containers, "volumes": volumes, **spec},
+    }
+
+
+def mlflow_pod(labels: dict[str, str], *, artifacts: str, object_store_endpoint: str,
+               db_secret: str, store_secret: str, bucket: str) -> dict[str, Any]:
+    """MLflow tracking server + model registry: Postgres backend, artifacts proxied to the object store.
+    The `buckets` init container creates the environment's bucket when it is missing."""
+    port = PORTS["mlflow"]
+    s3_env = [
+        {"name": "MLFLOW_S3_ENDPOINT_URL", "value": object_store_endpoint},
+        env_from_secret("AWS_ACCESS_KEY_ID", store_secret, "access-key-id"),
+        env_from_secret("AWS_SECRET_ACCESS_KEY", store_secret, "secret-access-key"),
+        {"name": "PYTHONPATH", "value": "/deps"},
+        {"name": "HOME", "value": "/tmp"},
+    ]
+    ensure_bucket = (
+        "import boto3, botocore, os\n"
+        "s3 = boto3.client('s3', endpoint_url=os.environ['MLFLOW_S3_ENDPOINT_URL'])\n"
+        f"try:\n    s3.head_bucket(Bucket={bucket!r})\n"
+        f"except botocore.exceptions.ClientError:\n    s3.create_bucket(Bucket={bucket!r})\n"
+    )
+    mounts = [{"name": "deps", "mountPath": "/deps"}, {"name": "tmp", "mountPath": "/tmp"}]
+    init = [
+        container("deps", IMAGES["mlflow"], command=["pip", "install", "--no-cache-dir", "--target", "/deps",
+                                                     *MLFLOW_EXTRA_PACKAGES],
+                  env=[{"name": "HOME", "value": "/tmp"}], volumeMounts=mounts,
+                  resources=resources("100m", "256Mi", "1", "512Mi")),
+        container("buckets", IMAGES["mlflow"], command=["python", "-c", ensure_bucket], env=s3_env,
+                  volumeMounts=mounts, resources=resources("50m", "128Mi", "500m", "256Mi")),
+    ]
+    server = container(
+        "mlflow", IMAGES["mlflow"],
+        command=["mlflow", "server", "--host", "0.0.0.0", "--port", str(port), "--workers", "2",
+                 "--serve-artifacts", "--artifacts-destination", artifacts],
+        env=[env_from_secret("MLFLOW_BACKEND_STORE_URI", db_secret, "uri"), *s3_env],
+        ports=[{"name": "http", "containerPort": port}],
+        readinessProbe=http_probe("/health", port), livenessProbe=http_probe("/health", port, 20, 6),
+        startupProbe=http_probe("/health", port, 5, 60),
+        resources=resources("250m", "512Mi", "2", "2Gi"), volumeMounts=mounts)
+    return pod_template(labels, [server], uid=10001, init=init,
+                        volumes=[empty_dir("deps", "1Gi"), empty_dir("tmp", "1Gi")],
+                        annotations=metrics_annotations(port))
+
+
+def postgres_pod(labels: dict[str, str], *, db_secret: str) -> dict[str, Any]:
+    port = PORTS["postgres"]
+    ready = {"exec": {"command": ["pg_isready", "-U", "mlflow", "-d", "mlflow", "-h", "127.0.0.1"]},
+             "periodSeconds": 10, "failureThreshold": 6}
+    db = container(
+        "postgres", IMAGES["postgres"],
+        env=[{"name": "POSTGRES_USER", "value": "mlflow"}, {"name": "POSTGRES_DB", "value": "mlflow"},
+             env_from_secret("POSTGRES_PASSWORD", db_secret, "password"),
+             {"name": "PGDATA", "value": "/var/lib/postgresql/data/pgdata"}],
+        ports=[{"name": "postgres", "containerPort": port}],
+        readinessProbe=ready, livenessProbe={**ready, "periodSeconds": 20},
+        resources=resources("250m", "512Mi", "1", "1Gi"),
+        volumeMounts=[{"name": "data", "mountPath": "/var/lib/postgresql/data"},
+                      {"name": "run", "mountPath": "/var/run/postgresql"},
+                      {"name": "tmp", "mountPath": "/tmp"}])
+    # No exporter: MLflow's health is the signal (a postgres_exporter sidecar would be the next step).
+    return pod_template(labels, [db], uid=999, volumes=[empty_dir("run", "16Mi"), empty_dir("tmp")],
+                        annotations={"prometheus.io/scrape": "false"})
+
+
+def minio_pod(labels: dict[str, str], *, store_secret: str) -> dict[str, Any]:
+    port = PORTS["minio"]
+    store = container(
+        "minio", IMAGES["minio"], args=["server", "/data", "--address", f":{port}", "--console-address", ":9001"],
+        env=[env_from_secret("MINIO_ROOT_USER", store_secret, "access-key-id"),
+             env_from_secret("MINIO_ROOT_PASSWORD", store_secret, "secret-access-key"),
+             {"name": "MINIO_PROMETHEUS_AUTH_TYPE", "value": "public"}, {"name": "HOME", "value": "/tmp"}],
+        ports=[{"name": "s3", "containerPort": port}, {"name": "console", "containerPort": 9001}],
+        readinessProbe=http_probe("/minio/health/ready", port),
+        livenessProbe=http_probe("/minio/health/live", port, 20, 6),
+        resources=resources("250m", "512Mi", "2", "2Gi"),
+        volumeMounts=[{"name": "data", "mountPath": "/data"}, {"name": "tmp", "mountPath": "/tmp"}])
+    return pod_template(labels, [store], uid=1000, volumes=[{"name": "data", "persistentVolumeClaim":
+                                                               {"claimName": "object-store"}}, empty_dir("tmp")],
+                        annotations=metrics_annotations(port, "/minio/v2/metrics/cluster"))
+
+
+def landing_config(*, bootstrap: str, topics: tuple[str, ...], bucket: str, endpoint: str, prefix: str) -> str:
+    """Benthos: consume the mirrored edge topics (<site>.<topic>) from the cloud Kafka, write
+    newline-delimited batches to s3://<bucket>/<prefix>/<site>.<topic>/dt=<day>/<nanos>.jsonl."""
+    path = (prefix + '/${! meta("kafka_topic") }/dt=${! now().ts_format("2006-01-02") }/'
+            "${! timestamp_unix_nano() }.jsonl")
+    config = {
+        "http": {"address": f"0.0.0.0:{PORTS['landing']}"},
+        "input": {"kafka_franz": {"seed_brokers": [bootstrap],
+                                  "topics": [r"^[a-z0-9-]+\.(" + "|".join(topics) + r")$"],
+                                  "regexp_topics": True, "consumer_group": "edgeai-landing"}},
+        "output": {"aws_s3": {"bucket": bucket, "endpoint": endpoint, "force_path_style_urls": True,
+                              "region": "us-east-1", "path": path,
+                              "batching": {"count": 10000, "period": "60s",
+                                           "processors": [{"archive": {"format": "lines"}}]}}},
+        "metrics": {"prometheus": {}},
+    }
+    return yaml.safe_dump(config, sort_keys=False, width=1000)
+
+
+def landing_pod(labels: dict[str, str], *, config_map: str, store_secret: str,
+                config_checksum: str) -> dict[str, Any]:
+    port = PORTS["landing"]
+    landing = container(
+        "landing", IMAGES["landing"], args=["-c", "/etc/landing/landing.yaml"],
+        env=[env_from_secret("AWS_ACCESS_KEY_ID", store_secret, "access-key-id"),
+             env_from_secret("AWS_SECRET_ACCESS_KEY", store_secret, "secret-access-key")],
+        ports=[{"name": "http", "containerPort": port}],
+        readinessProbe=http_probe("/ready", port), livenessProbe=http_probe("/ping", port, 20, 6),
+        resources=resources("100m", "128Mi", "1", "512Mi"),
+        volumeMounts=[{"name": "config", "mountPath": "/etc/landing", "readOnly": True},
+                      {"name": "tmp", "mountPath": "/tmp"}])
+    return pod_template(labels, [landing], uid=10001,
+                        volumes=[{"name": "config", "configMap": {"name": config_map}}, empty_dir("tmp")],
+                        annotations={**metrics_annotations(port), "checksum/config": config_checksum})
+
+
+def retrain_job_template(labels: dict[str, str], *, registry: str, object_store_endpoint: str,
+                         landing_uri: str, store_secret: str) -> dict[str, Any]:
+    """A GPU retraining Job: on GPU nodes (node selector + toleration), one nvidia.com/gpu.
+    The command is a placeholder that proves the GPU and the endpoints are reachable; replace
+    image and command with the team's training code (it reads LANDING_URI, logs to MLflow)."""
+    command = ("import os, torch\n"
+               "assert torch.cuda.is_available(), 'no GPU visible'\n"
+               "print('GPU', torch.cuda.get_device_name(0), 'data', os.environ['LANDING_URI'],"
+               " 'registry', os.environ['MLFLOW_TRACKING_URI'])\n")
+    job = container(
+        "retrain", IMAGES["retrain"], command=["python", "-c", command],
+        env=[{"name": "MLFLOW_TRACKING_URI", "value": registry},
+             {"name": "MLFLOW_S3_ENDPOINT_URL", "value": object_store_endpoint},
+             {"name": "LANDING_URI", "value": landing_uri},
+             env_from_secret("AWS_ACCESS_KEY_ID", store_secret, "access-key-id"),
+             env_from_secret("AWS_SECRET_ACCESS_KEY", store_secret, "secret-access-key"),
+             {"name": "HOME", "value": "/tmp"}],
+        # Guaranteed QoS with whole CPUs: the static CPU manager pins them next to the GPU.
+        resources=resources("4", "16Gi", "4", "16Gi", gpu=1),
+        volumeMounts=[{"name": "tmp", "mountPath": "/tmp"}])
+    template = pod_template(labels, [job], uid=1000, volumes=[empty_dir("tmp", "20Gi")],
+                            restartPolicy="Never", nodeSelector={GPU_NODE_LABEL: "true"},
+                            tolerations=[{"key": GPU, "operator": "Exists", "effect": "NoSchedule"}])
+    return {"backoffLimit": 1, "ttlSecondsAfterFinished": 86400, "template": template}

@@ -1,0 +1,310 @@
+"""The edge site stack of every site of every environment, under Pulumi's mocks."""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+
+import pytest
+import yaml
+from stack_cases import ENVS, config_for, run_site, secret_value, training_outputs
+
+from edgeai import catalog, composition, paths
+from edgeai import stacks as naming
+from edgeai.capacity import quantity
+from stacks import cloud
+from stacks.common import NAMESPACE_NAME_LABEL
+from stacks.edge_site import argocd, guardrails
+
+PSS = "pod-security.kubernetes.io"
+BASELINE_POLICIES = {"default-deny", "allow-dns"}
+ARGOCD_POLICIES = {"argocd-internal", "argocd-api-server-egress", "argocd-repo-server-git-egress"}
+
+
+def namespaces_of(env, site) -> dict[str, str]:
+    return {argocd.NAMESPACE: "restricted", **composition.namespaces(composition.compose(env, site))}
+
+
+def expected_secrets(env, site) -> set[tuple[str, str]]:
+    present = {r.component for r in composition.compose(env, site)}
+    wanted = {("redis-auth", "redis"), ("redis-auth", "siddhi"), ("grafana-admin", "monitoring"),
+              ("gateway-api-keys", "gateway"), ("model-storage", "model-serving"),
+              ("redis-snapshot-storage", "redis")}
+    return {(catalog.COMPONENTS[c].namespace, name) for name, c in wanted if c in present}
+
+
+def test_resource_kinds_and_counts(site_case) -> None:
+    env, site, run = site_case
+    releases = composition.compose(env, site)
+    n = len(namespaces_of(env, site))
+    assert Counter(r.kind for r in run.resources) == Counter({
+        "kubernetes": 1, "StackReference": 1, "Namespace": n, "ResourceQuota": n, "LimitRange": n,
+        "NetworkPolicy": 2 * n + len(ARGOCD_POLICIES), "Secret": len(expected_secrets(env, site)),
+        "Release": 1, "AppProject": 1, "Application": len(releases)})
+
+
+def test_every_object_goes_to_the_site_provider(site_case) -> None:
+    _, _, run = site_case
+    [provider] = run.of_type("kubernetes")
+    assert provider.type == "pulumi:providers:kubernetes"
+    for r in run.resources:
+        if r.type.startswith("kubernetes:"):
+            assert r.provider.endswith(f"::{provider.name}::{provider.name}_id"), (r.name, r.provider)
+
+
+def test_namespaces_are_labelled_for_pod_security(site_case) -> None:
+    env, site, run = site_case
+    version = "v" + ".".join(env.kubernetes_version.split(".")[:2])
+    levels = namespaces_of(env, site)
+    assert {ns.k8s_name for ns in run.of_type("Namespace")} == set(levels)
+    for ns in run.of_type("Namespace"):
+        labels = ns.metadata["labels"]
+        assert labels[f"{PSS}/enforce"] == levels[ns.k8s_name]
+        assert labels[f"{PSS}/audit"] == labels[f"{PSS}/warn"] == "restricted"
+        assert labels[f"{PSS}/enforce-version"] == labels[f"{PSS}/audit-version"] == version
+        assert labels[catalog.LABELS["site"]] == site.name
+        assert labels[catalog.LABELS["environment"]] == env.name
+    assert {n for n, lvl in levels.items() if lvl != "restricted"} <= {
+        c.namespace for c in catalog.COMPONENTS.values() if c.pod_security != "restricted"}
+
+
+def test_default_deny_and_dns_in_every_namespace_and_no_component_rules(site_case) -> None:
+    env, site, run = site_case
+    policies = {(p.namespace, p.k8s_name): p.inputs["spec"] for p in run.of_type("NetworkPolicy")}
+    for ns in namespaces_of(env, site):
+        deny = policies[(ns, "default-deny")]
+        assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+        dns = policies[(ns, "allow-dns")]
+        assert dns["policyTypes"] == ["Egress"] and dns["podSelector"] == {}
+        [rule] = dns["egress"]
+        assert {(p["protocol"], p["port"]) for p in rule["ports"]} == {("UDP", 53), ("TCP", 53)}
+        assert rule["to"][0]["namespaceSelector"]["matchLabels"] == {NAMESPACE_NAME_LABEL: "kube-system"}
+    # The allow rules between components ship inside the charts (values.networkPolicy); the stack
+    # adds only the baseline everywhere and Argo CD's own rules in its namespace.
+    extra = {(ns, name) for ns, name in policies if name not in BASELINE_POLICIES}
+    assert extra == {(argocd.NAMESPACE, name) for name in ARGOCD_POLICIES}
+
+
+def test_argocd_network_policies(site_case) -> None:
+    env, _, run = site_case
+    spec = {p.k8s_name: p.inputs["spec"] for p in run.of_type("NetworkPolicy") if p.namespace == argocd.NAMESPACE}
+    git = spec["argocd-repo-server-git-egress"]
+    assert git["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "argocd-repo-server"}}
+    assert [p["port"] for p in git["egress"][0]["ports"]] == argocd.git_ports(env.gitops["repoURL"]) == [443]
+    api = spec["argocd-api-server-egress"]
+    assert "argocd-application-controller" in api["podSelector"]["matchExpressions"][0]["values"]
+    assert {p["port"] for p in api["egress"][0]["ports"]} == {443, 6443}
+
+
+@pytest.mark.parametrize(("url", "ports"), [
+    ("https://github.com/x/y.git", [443]), ("https://git.example.com:8443/x.git", [8443]),
+    ("ssh://git@example.com/x.git", [22]), ("ssh://git@example.com:2222/x.git", [2222]),
+    ("git@github.com:x/y.git", [22]),
+])
+def test_git_egress_follows_the_repository_url(url, ports) -> None:
+    assert argocd.git_ports(url) == ports
+
+
+def test_quotas_and_limit_ranges_follow_the_site_capacity(site_case) -> None:
+    env, site, run = site_case
+    keep = (100 - composition.settings()["capacityHeadroomPercent"]) / 100
+    gpus = site.gpus_per_node * site.node_count
+    quotas = {q.namespace: q.inputs["spec"]["hard"] for q in run.of_type("ResourceQuota")}
+    assert set(quotas) == set(namespaces_of(env, site))
+    for ns, hard in quotas.items():
+        assert quantity(hard["requests.cpu"]) == pytest.approx(site.cpu_total * keep, abs=1e-3)
+        assert quantity(hard["requests.memory"]) == pytest.approx(site.memory_gi_total * 2**30 * keep, rel=1e-3)
+        assert quantity(hard["limits.cpu"]) >= site.cpu_total
+        assert quantity(hard["limits.memory"]) >= site.memory_gi_total * 2**30
+        assert int(hard["requests.nvidia.com/gpu"]) == (gpus if ns == catalog.COMPONENTS["model-serving"].namespace
+                                                        else 0)
+    for lr in run.of_type("LimitRange"):
+        [item] = lr.inputs["spec"]["limits"]
+        assert item["type"] == "Container"
+        assert quantity(item["max"]["cpu"]) == pytest.approx(site.nodes["cpu"] * keep, abs=1e-3)
+        assert quantity(item["max"]["memory"]) <= site.memory_gi_total / site.node_count * 2**30
+        cpu = [quantity(item[k]["cpu"]) for k in ("defaultRequest", "default", "max")]
+        assert cpu == sorted(cpu)
+
+
+def test_quotas_are_derived_not_constant() -> None:
+    prod = ENVS["prod"]
+    sizes = {s.cpu_total for s in prod.sites.values()}
+    hard = {guardrails.quota_hard(s, "edgeai-kafka")["requests.cpu"] for s in prod.sites.values()}
+    assert len(sizes) > 1 and len(hard) == len(sizes)
+
+
+def test_secrets_come_from_secret_config_and_stay_secret(site_case) -> None:
+    env, site, run = site_case
+    stack = f"{env.name}.{site.name}"
+    secrets = {(s.namespace, s.k8s_name): s for s in run.of_type("Secret")}
+    assert set(secrets) == expected_secrets(env, site)
+    for (_, name), secret in secrets.items():
+        assert secret.secret_inputs == {"stringData"}, name      # the engine received it as a secret
+        assert "data" not in secret.inputs
+    data = {name: s.inputs["stringData"] for (_, name), s in secrets.items()}
+    assert data["redis-auth"] == {"password": secret_value(stack, "redisPassword")}
+    assert data["grafana-admin"] == {"admin-user": "admin",
+                                     "admin-password": secret_value(stack, "grafanaAdminPassword")}
+    assert data["gateway-api-keys"] == {"keys": secret_value(stack, "gatewayApiKeys")}
+    rclone = data["redis-snapshot-storage"]["rclone.conf"]
+    assert f"endpoint = {training_outputs(env.name)[cloud.OBJECT_STORE_ENDPOINT]}" in rclone
+    assert f"secret_access_key = {secret_value(stack, 'objectStoreSecretAccessKey')}" in rclone
+    assert rclone.startswith(f"[{cloud.RCLONE_REMOTE}]\n")
+    if "model-storage" in data:
+        assert data["model-storage"] == data["redis-snapshot-storage"]
+
+
+def test_no_secret_reaches_the_outputs(site_case) -> None:
+    env, site, run = site_case
+    assert run.secret_outputs == frozenset()
+    text = run.plain_outputs_text()
+    assert "SECRET::" not in text
+    for key in naming.SITE_CONFIG:
+        assert secret_value(f"{env.name}.{site.name}", key.key) not in text
+    # nothing but Secrets (and the provider, whose kubeconfig is unset here) carries a secret input
+    assert {r.kind for r in run.resources if r.secret_inputs} <= {"Secret"}
+
+
+def test_argocd_from_the_pinned_chart(site_case) -> None:
+    env, _, run = site_case
+    [release] = run.of_type("Release")
+    pinned = composition.settings()["argocd"]
+    assert (release.inputs["chart"], release.inputs["version"]) == (pinned["chart"], pinned["version"])
+    assert release.inputs["repositoryOpts"]["repo"] == (env.gitops.get("argocdChartRepository")
+                                                        or pinned["repository"])
+    assert release.inputs["namespace"] == argocd.NAMESPACE and release.inputs["createNamespace"] is False
+    values = release.inputs["values"]
+    for component in ("controller", "repoServer", "server", "redis"):
+        resources = values[component]["resources"]
+        assert set(resources["requests"]) == set(resources["limits"]) == {"cpu", "memory"}
+
+
+def _variant(env, **gitops_and_images):
+    """A copy of the environment with gitops / images settings changed (as a pull request would)."""
+    changed = copy.deepcopy(env)
+    data = changed.file.data
+    for key, value in gitops_and_images.items():
+        section, _, field = key.partition("__")
+        data.setdefault(section, {})[field] = value
+    return changed
+
+
+def test_argocd_chart_repository_override_for_air_gapped_sites() -> None:
+    env = _variant(ENVS["local"], gitops__argocdChartRepository="https://mirror.example.com/argo-helm",
+                   images__mirror="registry.example.com/edgeai")
+    site = env.sites["local"]
+    run = run_site(env, site)
+    [release] = run.of_type("Release")
+    assert release.inputs["repositoryOpts"]["repo"] == "https://mirror.example.com/argo-helm"
+    assert release.inputs["version"] == composition.settings()["argocd"]["version"]
+    values = release.inputs["values"]
+    assert values["global"]["image"]["repository"] == "registry.example.com/edgeai/argoproj/argocd"
+    assert values["redis"]["image"]["repository"].startswith("registry.example.com/edgeai/")
+
+
+def test_app_project_confines_argocd(site_case) -> None:
+    env, site, run = site_case
+    releases = composition.compose(env, site)
+    [project] = run.of_type("AppProject")
+    spec = project.inputs["spec"]
+    assert project.k8s_name == argocd.PROJECT and project.namespace == argocd.NAMESPACE
+    assert spec["sourceRepos"] == [env.gitops["repoURL"]]
+    assert spec["destinations"] == [{"server": argocd.IN_CLUSTER, "namespace": ns}
+                                    for ns in sorted({r.namespace for r in releases})]
+    kinds = {(k["group"], k["kind"]) for k in spec["clusterResourceWhitelist"]}
+    components = {r.component for r in releases}
+    assert kinds == {gk for c in components for gk in argocd.CLUSTER_RESOURCES.get(c, ())}
+    assert ("", "Namespace") not in kinds
+    assert {(k["group"], k["kind"]) for k in spec["namespaceResourceBlacklist"]} >= {("", "ResourceQuota")}
+
+
+def test_applications_point_at_existing_charts_at_the_pinned_revision(site_case) -> None:
+    env, _, run = site_case
+    for app in run.of_type("Application"):
+        spec = app.inputs["spec"]
+        source = spec["source"]
+        assert source["repoURL"] == env.gitops["repoURL"]
+        assert source["targetRevision"] == env.gitops["targetRevision"]
+        assert (paths.ROOT / source["path"]).is_dir(), source["path"]
+        assert source["path"].removeprefix("charts/") in catalog.CHARTS
+        assert spec["project"] == argocd.PROJECT
+        assert spec["destination"]["server"] == argocd.IN_CLUSTER
+        automated = spec["syncPolicy"]["automated"]
+        assert automated == {"prune": env.gitops.get("prune", True), "selfHeal": env.gitops.get("selfHeal", True)}
+        assert "CreateNamespace=false" in spec["syncPolicy"]["syncOptions"]
+        assert app.metadata["finalizers"] == [argocd.FINALIZER]
+
+
+def test_sync_waves_order_the_applications(site_case) -> None:
+    env, site, run = site_case
+    waves = {a.k8s_name: int(a.metadata["annotations"][catalog.SYNC_WAVE_ANNOTATION])
+             for a in run.of_type("Application")}
+    releases = composition.compose(env, site)
+    assert waves == {r.name: r.sync_wave for r in releases}
+    components = {r.component: r.sync_wave for r in releases}
+    for component, wave in components.items():
+        for need in catalog.COMPONENTS[component].needs:
+            if need in components:
+                assert wave > components[need], (component, need)
+    # Pulumi registers them wave by wave (each depends on every earlier wave).
+    registered = [waves[a.k8s_name] for a in run.of_type("Application")]
+    assert registered == sorted(registered)
+
+
+def test_stack_reference_to_the_training_stack(site_case) -> None:
+    env, _, run = site_case
+    [ref] = run.of_type("StackReference")
+    assert ref.name == naming.training_stack(env.name) == f"organization/edgeai/{env.name}.training"
+    assert run.outputs["trainingStack"] == ref.name
+    assert run.outputs["cloudEndpointsAgree"] is True
+    assert run.outputs["modelStorageEndpoint"] == training_outputs(env.name)[cloud.OBJECT_STORE_ENDPOINT]
+
+
+def test_the_org_of_the_training_stack_comes_from_config() -> None:
+    env = ENVS["staging"]
+    site = next(iter(env.sites.values()))
+    run = run_site(env, site, extra_config={"edgeai:org": "acme"}, org="acme")
+    assert [r.name for r in run.of_type("StackReference")] == ["acme/edgeai/staging.training"]
+
+
+def test_a_training_stack_that_disagrees_with_the_environment_fails_the_update() -> None:
+    env = ENVS["prod"]
+    site = env.sites["fra-store-001"]
+    outputs = {**training_outputs(env.name), cloud.INGEST_ENDPOINT: "kafka.elsewhere:9093"}
+    with pytest.raises(ValueError, match="cloud.kafkaBootstrap"):
+        run_site(env, site, outputs=outputs)
+
+
+def test_a_missing_secret_is_an_error() -> None:
+    env = ENVS["local"]
+    site = env.sites["local"]
+    stack = "local.local"
+    config, secret_keys = config_for(stack, naming.SITE_CONFIG)
+    del config["edgeai:gatewayApiKeys"]
+    import stack_harness
+
+    from stacks.edge_site import site as edge_site
+
+    with pytest.raises(Exception, match="gatewayApiKeys"):
+        stack_harness.run(lambda: edge_site.build(env, site, edge_site.SiteConfig.from_pulumi()), stack=stack,
+                          config=config, secret_keys=secret_keys,
+                          stack_outputs={naming.training_stack("local"): training_outputs("local")})
+
+
+def test_kubeconfig_and_context_reach_the_provider() -> None:
+    env = ENVS["local"]
+    run = run_site(env, env.sites["local"], extra_config={"edgeai:kubeconfig": "apiVersion: v1\nkind: Config\n",
+                                                          "edgeai:kubeContext": "edge-local"})
+    [provider] = run.of_type("kubernetes")
+    assert provider.inputs["context"] == "edge-local"
+    assert yaml.safe_load(provider.inputs["kubeconfig"]) == {"apiVersion": "v1", "kind": "Config"}
+    assert "kubeconfig" in provider.secret_inputs
+
+
+def test_outputs_describe_the_site(site_case) -> None:
+    env, site, run = site_case
+    assert run.outputs["stack"] == f"{env.name}.{site.name}"
+    assert run.outputs["namespaces"] == sorted(namespaces_of(env, site))
+    assert [a["name"] for a in run.outputs["applications"]] == [r.name for r in composition.compose(env, site)]
+

@@ -1,0 +1,214 @@
+"""The training stack of every environment, with an in-cluster and with an external object store."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from urllib.parse import unquote
+
+import pytest
+import yaml
+from stack_cases import ENVS, EXTERNAL_STORE, secret_value
+
+from edgeai import capacity, catalog, paths, podsecurity
+from edgeai import stacks as naming
+from edgeai.layers import deep_merge
+from stacks import cloud
+from stacks.training import training, workloads
+
+PSS = "pod-security.kubernetes.io"
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "CronJob")
+
+
+def _objects(run) -> list[dict]:
+    """The recorded resources as the Kubernetes objects they describe."""
+    out = []
+    for r in run.resources:
+        if r.type.startswith("kubernetes:") and "helm.sh" not in r.type:
+            out.append({"apiVersion": r.inputs.get("apiVersion"), "kind": r.kind, **r.inputs})
+    return out
+
+
+def test_resource_kinds_and_counts(training_case) -> None:
+    env, mode, run = training_case
+    in_cluster = mode == "in-cluster"
+    namespaces = 4 + in_cluster
+    assert Counter(r.kind for r in run.resources) == Counter({
+        "kubernetes": 1, "Namespace": namespaces,
+        "NetworkPolicy": 2 * namespaces + 4 + in_cluster,     # baseline + postgres/mlflow/landing/retrain (+store)
+        "Secret": 3 + in_cluster,            # store credentials (twice in-cluster), mlflow-db, grafana-admin
+        "Release": len(training.CHART_COMPONENTS),
+        "StatefulSet": 1, "Deployment": 2 + in_cluster, "Service": 2 + in_cluster,
+        "ConfigMap": 1, "CronJob": 1, **({"PersistentVolumeClaim": 1} if in_cluster else {})})
+
+
+def test_namespaces_enforce_restricted_with_default_deny(training_case) -> None:
+    env, _, run = training_case
+    names = set()
+    for ns in run.of_type("Namespace"):
+        names.add(ns.k8s_name)
+        assert ns.metadata["labels"][f"{PSS}/enforce"] == "restricted"
+        assert ns.metadata["labels"][catalog.LABELS["site"]] == naming.TRAINING
+    policies = {(p.namespace, p.k8s_name) for p in run.of_type("NetworkPolicy")}
+    for ns in names:
+        assert {(ns, "default-deny"), (ns, "allow-dns")} <= policies
+    assert {catalog.COMPONENTS[c].namespace for c in training.CHART_COMPONENTS} <= names
+
+
+def test_workloads_meet_pod_security_restricted(training_case) -> None:
+    _, _, run = training_case
+    workloads_seen = [o for o in _objects(run) if o["kind"] in WORKLOAD_KINDS]
+    assert len(workloads_seen) >= 3
+    for obj in workloads_seen:
+        spec = capacity.pod_spec(obj)
+        assert podsecurity.restricted_violations(spec) == []
+        assert spec["automountServiceAccountToken"] is False
+        for c in [*spec.get("initContainers", []), *spec["containers"]]:
+            assert c["securityContext"]["readOnlyRootFilesystem"] is True
+            assert ":" in c["image"].rsplit("/", 1)[-1] and not c["image"].endswith(":latest")
+            assert set(c["resources"]["requests"]) >= {"cpu", "memory"} <= set(c["resources"]["limits"])
+
+
+def test_images_follow_the_environment_mirror() -> None:
+    import copy
+
+    from stack_cases import run_training
+
+    env = copy.deepcopy(ENVS["local"])
+    env.file.data["images"] = {"mirror": "registry.example.com/edgeai"}
+    run = run_training(env, None)
+    images = [c["image"] for o in _objects(run) if o["kind"] in WORKLOAD_KINDS
+              for c in [*capacity.pod_spec(o).get("initContainers", []), *capacity.pod_spec(o)["containers"]]]
+    assert images and all(i.startswith("registry.example.com/edgeai/") for i in images)
+    assert "registry.example.com/edgeai/mlflow/mlflow:v2.19.0" in images
+
+
+def test_probes_on_every_long_running_container(training_case) -> None:
+    _, _, run = training_case
+    for r in run.resources:
+        if r.kind in ("Deployment", "StatefulSet"):
+            for c in r.inputs["spec"]["template"]["spec"]["containers"]:
+                assert "readinessProbe" in c and "livenessProbe" in c, (r.name, c["name"])
+
+
+def test_secrets_come_from_secret_config(training_case) -> None:
+    env, _, run = training_case
+    stack = f"{env.name}.training"
+    for secret in run.of_type("Secret"):
+        assert secret.secret_inputs == {"stringData"}, secret.name
+    db = run.one("Secret", training.DB_SECRET, training.TRAINING_NS).inputs["stringData"]
+    password = secret_value(stack, "postgresPassword")
+    assert db["password"] == password
+    uri = re.fullmatch(r"postgresql\+psycopg2://mlflow:(.+)@postgres\.edgeai-training\.svc\.cluster\.local:5432/mlflow",
+                       db["uri"])
+    assert uri and unquote(uri.group(1)) == password and "/" not in uri.group(1)   # URL-encoded
+    grafana = run.one("Secret", "grafana-admin", catalog.COMPONENTS["monitoring"].namespace)
+    assert grafana.inputs["stringData"]["admin-password"] == secret_value(stack, "grafanaAdminPassword")
+    assert run.secret_outputs == frozenset()
+    assert "SECRET::" not in run.plain_outputs_text()
+
+
+def test_object_store_in_cluster_or_external(training_case) -> None:
+    env, mode, run = training_case
+    deployments = {d.k8s_name for d in run.of_type("Deployment")}
+    if mode == "in-cluster":
+        assert "object-store" in deployments
+        assert run.outputs[cloud.OBJECT_STORE_ENDPOINT].startswith(f"http://object-store.{training.OBJECT_STORE_NS}.")
+        [store] = [d for d in run.of_type("Deployment") if d.k8s_name == "object-store"]
+        assert store.inputs["spec"]["template"]["spec"]["containers"][0]["image"] == workloads.IMAGES["minio"]
+    else:
+        assert "object-store" not in deployments
+        assert run.outputs[cloud.OBJECT_STORE_ENDPOINT] == EXTERNAL_STORE
+    uri = run.outputs[cloud.OBJECT_STORE_URI]
+    assert uri == env.cloud.get("objectStore", f"s3://edgeai-{env.name}-landing")
+    mlflow = run.one("Deployment", "mlflow", training.TRAINING_NS).inputs["spec"]["template"]["spec"]
+    env_vars = {e["name"]: e.get("value") for e in mlflow["containers"][0]["env"]}
+    assert env_vars["MLFLOW_S3_ENDPOINT_URL"] == run.outputs[cloud.OBJECT_STORE_ENDPOINT]
+    assert f"s3://{cloud.bucket_of(uri)}/{cloud.MLFLOW_PREFIX}" in mlflow["containers"][0]["command"]
+
+
+def test_mlflow_runs_on_postgres_with_pinned_drivers(training_case) -> None:
+    _, _, run = training_case
+    spec = run.one("Deployment", "mlflow", training.TRAINING_NS).inputs["spec"]["template"]["spec"]
+    [server] = spec["containers"]
+    assert {"name": "MLFLOW_BACKEND_STORE_URI",
+            "valueFrom": {"secretKeyRef": {"name": training.DB_SECRET, "key": "uri"}}} in server["env"]
+    deps = spec["initContainers"][0]["command"]
+    assert all("==" in pkg for pkg in workloads.MLFLOW_EXTRA_PACKAGES)
+    assert set(workloads.MLFLOW_EXTRA_PACKAGES) <= set(deps)
+    postgres = run.one("StatefulSet", "postgres", training.TRAINING_NS).inputs["spec"]
+    assert postgres["template"]["spec"]["containers"][0]["image"] == workloads.IMAGES["postgres"]
+    assert postgres["volumeClaimTemplates"][0]["metadata"]["name"] == "data"
+
+
+def test_retraining_cronjob_is_a_suspended_gpu_template(training_case) -> None:
+    _, _, run = training_case
+    cron = run.one("CronJob", "retrain", training.TRAINING_NS).inputs["spec"]
+    assert cron["suspend"] is True
+    pod = cron["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {workloads.GPU_NODE_LABEL: "true"}
+    assert {"key": workloads.GPU, "operator": "Exists", "effect": "NoSchedule"} in pod["tolerations"]
+    [container] = pod["containers"]
+    assert container["resources"]["limits"][workloads.GPU] == "1"
+    assert pod["restartPolicy"] == "Never"
+
+
+def test_landing_reads_the_mirrored_edge_topics(training_case) -> None:
+    env, _, run = training_case
+    config = yaml.safe_load(run.one("ConfigMap", "landing", training.TRAINING_NS).inputs["data"]["landing.yaml"])
+    source = config["input"]["kafka_franz"]
+    assert source["seed_brokers"] == [f"{catalog.service_host('kafka')}:9092"]
+    [pattern] = source["topics"]
+    assert all(re.match(pattern, f"fra-store-001.{t}") for t in catalog.TOPICS)
+    assert not re.match(pattern, "sensor-events") and not re.match(pattern, "fra-store-001.other")
+    sink = config["output"]["aws_s3"]
+    assert sink["bucket"] == cloud.bucket_of(run.outputs[cloud.OBJECT_STORE_URI])
+    assert sink["path"].startswith(f"{cloud.EDGE_PREFIX}/")
+    assert sink["endpoint"] == run.outputs[cloud.OBJECT_STORE_ENDPOINT]
+
+
+def _chart_schema_validator(chart: str):
+    from jsonschema import validators
+
+    schema = json.loads((paths.ROOT / chart / "values.schema.json").read_text())
+    return validators.validator_for(schema)(schema)
+
+
+@pytest.mark.parametrize("env_name", sorted(ENVS))
+@pytest.mark.parametrize("component", training.CHART_COMPONENTS)
+def test_reused_chart_values_fit_the_chart(env_name, component) -> None:
+    env = ENVS[env_name]
+    [release] = [r for r in training.chart_releases(env, training.plan(env)) if r.component == component]
+    chart = paths.ROOT / release.chart
+    assert chart.is_dir()
+    if not (chart / "values.schema.json").is_file() or not (chart / "values.yaml").is_file():
+        pytest.skip(f"{release.chart} has no values.schema.json/values.yaml yet")
+    merged = deep_merge(yaml.safe_load((chart / "values.yaml").read_text()) or {}, release.values)
+    errors = [e.message for e in _chart_schema_validator(release.chart).iter_errors(merged)]
+    assert errors == []
+
+
+def test_reused_charts_are_local_helm_releases(training_case) -> None:
+    env, _, run = training_case
+    releases = {r.name: r.inputs for r in run.of_type("Release")}
+    assert set(releases) == set(training.CHART_COMPONENTS)
+    for name, inputs in releases.items():
+        component = catalog.COMPONENTS[name]
+        assert inputs["chart"] == f"charts/{component.chart}" and inputs["namespace"] == component.namespace
+        assert inputs["values"]["global"]["environment"] == env.name
+        assert inputs["dependencyUpdate"] is True
+
+
+def test_outputs_match_the_declared_cloud_endpoints(training_case) -> None:
+    env, _, run = training_case
+    assert cloud.disagreements(env.cloud, run.outputs) == []
+    assert set(run.outputs) >= {cloud.INGEST_ENDPOINT, cloud.REGISTRY_URL, cloud.OBJECT_STORE_URI,
+                                cloud.OBJECT_STORE_ENDPOINT, cloud.REMOTE_WRITE, cloud.ELASTICSEARCH}
+    assert run.outputs[cloud.REGISTRY_URL] == "http://mlflow.edgeai-training.svc.cluster.local:5000"
+    assert run.outputs["stack"] == f"{env.name}.training"
+
+
+def test_a_development_environment_gets_one_broker() -> None:
+    assert training.plan(ENVS["local"]).kafka_brokers == 1
+    assert training.plan(ENVS["prod"]).kafka_brokers == 3
