@@ -118,6 +118,7 @@ def chart_releases(env: Environment, p: Plan) -> list[Release]:
         "kafka": {"brokers": p.kafka_brokers,
                   "networkPolicy": network_policy([TRAINING_NS, ns["monitoring"]])},
         "monitoring": {"scrapeNamespaces": namespaces(p),
+                       "prometheus": {"remoteWriteReceiver": True},  # the sites' Prometheus write here
                        "networkPolicy": network_policy([ns["logging"]], [n for n in namespaces(p)
                                                                          if n != ns["monitoring"]])},
         "logging": {"networkPolicy": network_policy([ns["monitoring"], TRAINING_NS])},

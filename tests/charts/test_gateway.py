@@ -23,10 +23,7 @@ import pytest
 
 from edgeai import helm, paths
 
-try:
-    from tests.charts.conftest import find, render
-except ModuleNotFoundError:  # pytest run without the repository root on sys.path
-    from conftest import find, render  # type: ignore[no-redef]
+from tests.charts.conftest import find, render
 
 CHART = "gateway"
 NGINX = shutil.which("nginx")

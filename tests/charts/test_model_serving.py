@@ -17,10 +17,7 @@ import pytest
 
 from edgeai import helm, paths
 
-try:
-    from tests.charts.conftest import find, render
-except ModuleNotFoundError:  # pytest run without the repository root on sys.path
-    from conftest import find, render  # type: ignore[no-redef]
+from tests.charts.conftest import find, render
 
 CHART = "model-serving"
 SCHEMA = json.loads((paths.CHARTS / CHART / "values.schema.json").read_text())

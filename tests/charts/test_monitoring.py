@@ -14,11 +14,7 @@ import pytest
 import yaml
 
 from edgeai import helm, paths
-
-try:  # repository root on sys.path (python -m pytest, or a pytest pythonpath setting)
-    from tests.charts.conftest import find, render
-except ModuleNotFoundError:  # plain `pytest`: tests/ is not a package, this folder is on sys.path
-    from conftest import find, render  # type: ignore[no-redef]
+from tests.charts.conftest import find, render
 
 NS = "edgeai-monitoring"
 CHART = paths.CHARTS / "monitoring"
@@ -536,3 +532,11 @@ def test_a_network_policy_per_workload_on_its_port() -> None:
         assert [p["port"] for p in spec["ingress"][0]["ports"]] == [port]
         assert spec["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == name.split("-")[1]
     assert not find(monitoring({"networkPolicy": {"enabled": False}}), "NetworkPolicy")
+
+
+def test_remote_write_receiver_is_opt_in() -> None:
+    def args(values):
+        [sts] = [o for o in monitoring(values) if o["kind"] == "StatefulSet"]
+        return sts["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--web.enable-remote-write-receiver" not in args(None)
+    assert "--web.enable-remote-write-receiver" in args({"prometheus": {"remoteWriteReceiver": True}})

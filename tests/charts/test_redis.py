@@ -16,11 +16,7 @@ from typing import Any
 import pytest
 
 from edgeai import helm, paths
-
-try:  # repository root on sys.path (python -m pytest, or a pytest pythonpath setting)
-    from tests.charts.conftest import find, render
-except ModuleNotFoundError:  # plain `pytest`: tests/ is not a package, this folder is on sys.path
-    from conftest import find, render  # type: ignore[no-redef]
+from tests.charts.conftest import find, render
 
 NS = "edgeai-redis"
 REPLICAS = {"global": {"nodeCount": 3}, "replica": {"count": 2}}

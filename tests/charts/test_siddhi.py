@@ -8,11 +8,7 @@ import pytest
 import yaml
 
 from edgeai import helm, paths
-
-try:  # repository root on sys.path (python -m pytest, or a pytest pythonpath setting)
-    from tests.charts.conftest import find, render
-except ModuleNotFoundError:  # plain `pytest`: tests/ is not a package, this folder is on sys.path
-    from conftest import find, render  # type: ignore[no-redef]
+from tests.charts.conftest import find, render
 
 CHART = "siddhi"
 APP = "sensor-anomaly.siddhi"
