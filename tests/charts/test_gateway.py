@@ -22,7 +22,6 @@ from typing import Any
 import pytest
 
 from edgeai import helm, paths
-
 from tests.charts.conftest import find, render
 
 CHART = "gateway"
