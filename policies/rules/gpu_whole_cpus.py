@@ -13,7 +13,9 @@ def check(obj, ctx):
             yield f"GPU container {c.get('name')} must request as much CPU as its limit"
         elif k8s.quantity(cpu_req) != int(k8s.quantity(cpu_req)):
             yield f"GPU container {c.get('name')} requests a fraction of a CPU ({cpu_req})"
-        if requests.get("memory") != limits.get("memory"):
+        mem_req, mem_lim = requests.get("memory"), limits.get("memory")
+        if (mem_req is None) != (mem_lim is None) or (
+                mem_req is not None and k8s.quantity(mem_req) != k8s.quantity(mem_lim)):
             yield f"GPU container {c.get('name')} must request as much memory as its limit"
 
 

@@ -14,6 +14,9 @@ def check(obj, ctx):
         return
     if annotations["prometheus.io/scrape"] == "true":
         port = annotations.get("prometheus.io/port")
+        if port is None:
+            yield "pods are scraped but have no prometheus.io/port annotation"
+            return
         declared = {str(p) for c in k8s.containers(k8s.pod_spec(obj), init=False) for p in k8s.declared_ports(c)}
         if port not in declared:
             yield f"prometheus.io/port {port} is not a declared container port"

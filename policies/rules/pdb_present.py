@@ -3,7 +3,7 @@ from policies.engine import Rule
 
 
 def check(obj, ctx):
-    if obj.get("kind") == "DaemonSet" or k8s.replicas(obj, ctx.objects) <= 1:
+    if k8s.replicas(obj, ctx.objects) <= 1:
         return
     labels = k8s.pod_labels(obj)
     if not any(p.get("kind") == "PodDisruptionBudget" and k8s.namespace(p) == k8s.namespace(obj)

@@ -3,7 +3,9 @@ import re
 from policies import k8s
 from policies.engine import Rule
 
-SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIAL)", re.I)
+# Whole words of the variable name, so MAX_NEW_TOKENS or TOKENIZER_PATH are not taken for secrets.
+SECRET_NAME = re.compile(r"(^|_)(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?)(_|$)",
+                         re.I)
 
 
 def check(obj, ctx):

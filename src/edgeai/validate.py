@@ -78,20 +78,19 @@ def validate_environment(env: Environment, selection: Selection, report: Report,
     sites = [s for _, s in sorted(env.sites.items()) if selection.picks(env, s)]
     findings = gate.check_environment(env)
     base = gate.environment_context(env)
-    plans: list[tuple[Site, list[Release]]] = []
-    for site in sites:
-        releases = compose(env, site)
-        problems = [p for r in releases for p in render.check_values(site, r)]
-        report.problems += problems
-        if not problems:
-            plans.append((site, releases))
+    plans = [(site, compose(env, site)) for site in sites]
     requests = ((env, r) for _, releases in plans for r in releases)
     results = iter(renderer.render_many(requests))
     for site, releases in plans:  # results arrive in request order: one site after the other
         objects_by_release = {}
         for release in releases:
             result = next(results)
-            findings += _render_findings(env, site, release, result)
+            # helm checks the values against the chart's schema; when it refuses a release, find
+            # the file and line of the offending value (bad input) before calling it a violation.
+            problems = render.check_values(site, release) if result.error else []
+            report.problems += problems
+            if not problems:
+                findings += _render_findings(env, site, release, result)
             objects_by_release[release.name] = result.objects
             report.releases += 1
             report.objects += len(result.objects)

@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""Benchmark of the gate (`edgeai validate`) on synthetic fleets, with the standard pipeline beside it.
+
+For each fleet size (default 1,000 and 10,000 sites) it writes a synthetic environment (a realistic
+mix: 1-node shops, 3-node plants, GPU sites, 12 regions, 5 models with a canary and a GPU model),
+validates it fully (schemas, cross-file rules, values against chart schemas, every release rendered,
+every object against the Kubernetes schema, every policy rule) and prints wall time, sites/s and
+peak RSS (this process plus its children, i.e. the render engine).
+
+Baseline, in the same run: the per-release pipeline `helm template | kubeconform` (same offline
+schemas) on a sample of the same fleet's releases, reported as sites/s; it renders and checks
+schemas only, no cross-file rules and no policies.
+
+    .venv/bin/python scripts/bench_gate.py [--sites 1000 10000] [--baseline-sites 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from edgeai import engine, fleet, paths, tools
+from edgeai.composition import compose
+from edgeai.validate import Selection, validate
+
+REGIONS = [f"{area}-{n}" for area in ("eu", "us", "ap") for n in ("north", "south", "east", "west")]
+SHAPES = [  # (share, nodes, cpu per node, memory per node, gpus per node)
+    (0.55, 1, 8, "32Gi", 0),
+    (0.15, 1, 4, "16Gi", 0),
+    (0.20, 3, 16, "64Gi", 0),
+    (0.07, 3, 16, "64Gi", 1),
+    (0.03, 1, 16, "64Gi", 1),
+]
+
+
+def write_fleet(root: Path, sites: int, seed: int = 7) -> None:
+    """environments/bench/ with `sites` site files and five models."""
+    rng = random.Random(seed)
+    env = root / "bench"
+    (env / "sites").mkdir(parents=True)
+    (env / "models").mkdir()
+    base = yaml.safe_load((paths.ENVIRONMENTS / "prod" / "environment.yaml").read_text())
+    base["name"] = "bench"
+    (env / "environment.yaml").write_text("# yaml-language-server: $schema=../schema/environment.schema.json\n"
+                                          + yaml.safe_dump(base, sort_keys=False))
+    shares = [s[0] for s in SHAPES]
+    for i in range(sites):
+        _, count, cpu, memory, gpus = rng.choices(SHAPES, shares)[0]
+        region = REGIONS[i % len(REGIONS)]
+        nodes = {"count": count, "cpu": cpu, "memory": memory}
+        if gpus:
+            nodes["gpu"] = {"count": gpus, "product": "NVIDIA-T4"}
+        doc = {"name": f"site-{i:05d}", "region": region, "nodes": nodes, "storageClass": "local-path",
+               "apiServerCIDR": f"10.{i // 250 % 250}.{i % 250}.1/32"}
+        (env / "sites" / f"site-{i:05d}.yaml").write_text(
+            "# yaml-language-server: $schema=../../schema/site.schema.json\n" + yaml.safe_dump(doc, sort_keys=False))
+    models = [
+        {"name": "sensor-anomaly", "framework": "sklearn", "uri": "s3://m/sensor-anomaly/v3", "regions": REGIONS},
+        {"name": "demand-forecast", "framework": "xgboost", "uri": "s3://m/demand/v12", "regions": REGIONS[::2],
+         "canary": {"uri": "s3://m/demand/v13", "weight": 10}},
+        {"name": "defect-vision", "framework": "onnx", "uri": "s3://m/defect/v7", "regions": REGIONS, "gpu": 1},
+        {"name": "ticket-intent", "framework": "huggingface", "uri": "s3://m/intent/v2", "regions": REGIONS[:4]},
+        {"name": "energy-lgbm", "framework": "lightgbm", "uri": "s3://m/energy/v5", "regions": REGIONS[4:8]},
+    ]
+    for m in models:
+        (env / "models" / f"{m['name']}.yaml").write_text(
+            "# yaml-language-server: $schema=../../schema/model.schema.json\n" + yaml.safe_dump(m, sort_keys=False))
+
+
+def peak_rss_mib() -> tuple[float, float]:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return own, children
+
+
+def run_gate(root: Path) -> dict:
+    start = time.perf_counter()
+    envs = fleet.load_fleet(root=root)
+    loaded = time.perf_counter()
+    report = validate(envs, Selection())
+    end = time.perf_counter()
+    own, children = peak_rss_mib()
+    return {"sites": len(report.sites), "releases": report.releases, "objects": report.objects,
+            "load_s": loaded - start, "wall_s": end - start, "errors": len(report.errors),
+            "problems": len(report.problems), "rss_mib": own, "child_rss_mib": children}
+
+
+def run_baseline(root: Path, sample: int) -> dict:
+    """helm template | kubeconform, one release at a time, on the first `sample` sites."""
+    helm, kubeconform = tools.find("helm"), tools.find("kubeconform")
+    [env] = fleet.load_fleet(root=root)
+    location = engine.default_schema_locations()[0]
+    sites = [env.sites[name] for name in sorted(env.sites)[:sample]]
+    releases = objects = 0
+    start = time.perf_counter()
+    for site in sites:
+        for r in compose(env, site):
+            chart = paths.ROOT / r.chart
+            rendered = subprocess.run([helm, "template", r.name, str(chart), "--namespace", r.namespace,
+                                       "--kube-version", env.kubernetes_version, "--values", "-"],
+                                      input=yaml.safe_dump(r.values), capture_output=True, text=True, check=True)
+            check = subprocess.run([kubeconform, "-strict", "-summary", "-output", "json",
+                                    "-kubernetes-version", env.kubernetes_version.rsplit(".", 1)[0] + ".0",
+                                    "-schema-location", location, "-"],
+                                   input=rendered.stdout, capture_output=True, text=True)
+            if check.returncode not in (0, 1):
+                raise SystemExit(f"kubeconform failed: {check.stderr}")
+            releases += 1
+            objects += rendered.stdout.count("\nkind: ")
+    wall = time.perf_counter() - start
+    return {"sites": len(sites), "releases": releases, "objects": objects, "wall_s": wall}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sites", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--baseline-sites", type=int, default=40,
+                        help="sites of the fleet run through the baseline pipeline (it is ~100x slower)")
+    args = parser.parse_args()
+    print(f"{'fleet':>7} {'pipeline':<34} {'wall s':>8} {'sites/s':>9} {'objects':>9} {'peak RSS MiB':>13}")
+    for n in args.sites:
+        root = Path(tempfile.mkdtemp(prefix="edgeai-bench-"))
+        try:
+            write_fleet(root, n)
+            gate = run_gate(root)
+            assert gate["problems"] == 0, gate
+            rss = f"{gate['rss_mib']:.0f}+{gate['child_rss_mib']:.0f}"
+            print(f"{n:>7} {'edgeai validate (all checks)':<34} {gate['wall_s']:>8.1f} "
+                  f"{gate['sites'] / gate['wall_s']:>9.1f} {gate['objects']:>9} {rss:>13}", flush=True)
+            base = run_baseline(root, min(args.baseline_sites, n))
+            print(f"{n:>7} {'helm template | kubeconform':<34} {base['wall_s'] * n / base['sites']:>8.1f} "
+                  f"{base['sites'] / base['wall_s']:>9.2f} {base['objects'] * n // base['sites']:>9} "
+                  f"{'(sample of ' + str(base['sites']) + ')':>13}", flush=True)
+            print(f"{'':>7} speed-up: {gate['sites'] / gate['wall_s'] / (base['sites'] / base['wall_s']):.1f}x "
+                  f"(loading the fleet: {gate['load_s']:.1f}s of the gate's wall time)", flush=True)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
