@@ -8,13 +8,19 @@ import io
 
 import yaml
 
-from edgeai import cli, composition, paths, render
+from edgeai import catalog, cli, composition, paths, render
 from edgeai.layers import deep_merge
 from stacks.edge_site import argocd
 
 
+def _wave_order(app) -> tuple[int, str]:
+    return int(app.metadata["annotations"][catalog.SYNC_WAVE_ANNOTATION]), app.k8s_name
+
+
 def _applications(run) -> dict[str, dict]:
-    return {a.k8s_name: a.inputs["spec"] for a in run.of_type("Application")}
+    """Application specs in sync-wave order (the mocks register resources in whatever order their
+    inputs resolve, so registration order says nothing)."""
+    return {a.k8s_name: a.inputs["spec"] for a in sorted(run.of_type("Application"), key=_wave_order)}
 
 
 def test_applications_equal_the_composition(site_case) -> None:
@@ -70,7 +76,8 @@ def test_validate_renders_the_same_releases(site_case, monkeypatch) -> None:
     env, site, run = site_case
     seen = []
     monkeypatch.setattr(render, "render_release", lambda e, r: seen.append(r) or render.RenderedRelease(r, []))
-    render.render_site(env, site)
+    render.render_site(env, site)  # renders in parallel threads: compare in sync-wave order
+    seen.sort(key=lambda r: (r.sync_wave, r.name))
     apps = _applications(run)
     assert [r.name for r in seen] == list(apps)
     assert all(apps[r.name]["source"]["helm"]["valuesObject"] == argocd.helm_values(r.values) for r in seen)
