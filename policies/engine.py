@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from edgeai.objects import object_ref
+
 Obj = dict[str, Any]
 SEVERITIES = ("error", "warning")
 
@@ -69,9 +71,7 @@ class Violation:
 
     @property
     def object_ref(self) -> str:
-        meta = self.obj.get("metadata", {})
-        ns = meta.get("namespace")
-        return f"{self.obj.get('kind')}/{ns + '/' if ns else ''}{meta.get('name')}"
+        return object_ref(self.obj)
 
 
 def all_rules() -> list[Rule]:

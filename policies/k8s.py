@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from edgeai.capacity import pod_spec, quantity
+from edgeai.objects import object_ref
 
 Obj = dict[str, Any]
 WORKLOADS = frozenset({"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"})
@@ -35,9 +36,7 @@ def namespace(obj: Obj) -> str:
     return (obj.get("metadata") or {}).get("namespace", "")
 
 
-def ref(obj: Obj) -> str:
-    ns = namespace(obj)
-    return f"{obj.get('kind')}/{ns + '/' if ns else ''}{name(obj)}"
+ref = object_ref
 
 
 def pod_labels(obj: Obj) -> dict[str, str]:

@@ -30,3 +30,14 @@ else
   go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm \
     "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
 fi
+
+# kubeconform's CLI: the baseline `helm template | kubeconform` of scripts/bench_engine.py.
+if have_on_path kubeconform "$KUBECONFORM_VERSION" -v; then
+  echo "kubeconform $KUBECONFORM_VERSION: on PATH ($(command -v kubeconform))"
+else
+  go_install kubeconform "$KUBECONFORM_VERSION" github.com/yannh/kubeconform/cmd/kubeconform \
+    "-X main.version=$KUBECONFORM_VERSION"
+fi
+
+# edgeai-engine (tools/engine): helm's and kubeconform's libraries in one process, for the gate.
+bash "$here/build-engine.sh" >/dev/null

@@ -14,6 +14,7 @@ from pathlib import Path
 from edgeai import catalog, paths
 from edgeai.composition import compose
 from edgeai.fleet import Environment
+from edgeai.objects import object_ref
 
 # Changes to these affect every site: the code and data every render and check depends on.
 EVERYTHING = ("src/", "policies/", "environments/schema/", "scripts/tool-versions.env",
@@ -90,13 +91,6 @@ class ObjectChanges:
 
 
 def diff_objects(before: list[dict], after: list[dict]) -> ObjectChanges:
-    def index(objects):
-        out = {}
-        for o in objects:
-            meta = o.get("metadata") or {}
-            ns = meta.get("namespace")
-            out[f"{o.get('kind')}/{ns + '/' if ns else ''}{meta.get('name')}"] = o
-        return out
-    old, new = index(before), index(after)
+    old, new = ({object_ref(o): o for o in objects} for objects in (before, after))
     return ObjectChanges(added=sorted(new.keys() - old.keys()), removed=sorted(old.keys() - new.keys()),
                          modified=sorted(k for k in old.keys() & new.keys() if old[k] != new[k]))

@@ -13,6 +13,7 @@ from typing import Any
 
 from edgeai.composition import Release, namespaces
 from edgeai.fleet import Environment, Site
+from edgeai.objects import object_ref
 from edgeai.problems import display
 from policies.engine import Context, Rule, Violation, all_rules, evaluate, evaluate_environment
 
@@ -86,14 +87,8 @@ def check_site(env: Environment, site: Site, releases: list[Release], objects_by
                base: Context, rules: list[Rule] | None = None) -> list[Finding]:
     objects = [o for objs in objects_by_release.values() for o in objs]
     ctx = site_context(base, site, releases, objects)
-    release_of = {_ref(o): name for name, objs in objects_by_release.items() for o in objs}
+    release_of = {object_ref(o): name for name, objs in objects_by_release.items() for o in objs}
     return [_finding(env, site.name, v, release_of) for v in evaluate(objects, ctx, rules)]
-
-
-def _ref(obj: dict[str, Any]) -> str:
-    meta = obj.get("metadata") or {}
-    ns = meta.get("namespace")
-    return f"{obj.get('kind')}/{ns + '/' if ns else ''}{meta.get('name')}"
 
 
 def apply_waivers(env: Environment, findings: list[Finding], today: dt.date,

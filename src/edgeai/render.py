@@ -16,6 +16,7 @@ from edgeai import helm, paths
 from edgeai.composition import Release, compose
 from edgeai.fleet import Environment, Site
 from edgeai.layers import deep_merge, source_of
+from edgeai.objects import object_ref
 from edgeai.problems import Problem
 
 # Kinds Argo CD applies without a namespace; every other object lands in the release's namespace.
@@ -126,5 +127,51 @@ class HelmRenderer:
             yield from pool.map(self._one, requests)
 
 
+class EngineRenderer:
+    """The gate's renderer: edgeai-engine (helm's library and kubeconform's validator in one
+    process) renders every release like `helm template` and checks every object against the
+    Kubernetes schema of the site's version. Custom resources without a schema are counted as
+    unchecked rather than passed silently."""
+
+    def __init__(self) -> None:
+        from edgeai import engine
+
+        self._engine = engine.Engine()
+        self.unchecked: dict[str, int] = {}  # kind -> objects no schema covers
+
+    def __enter__(self) -> EngineRenderer:
+        self._engine.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._engine.close()
+
+    def render_many(self, requests):
+        from edgeai import engine
+
+        pairs = []
+
+        def feed():
+            for env, release in requests:
+                helm.build_dependencies(paths.ROOT / release.chart)
+                pairs.append(release)
+                yield engine.RenderRequest(paths.ROOT / release.chart, release.name, release.namespace,
+                                           release.values, env.kubernetes_version)
+
+        for result in self._engine.render_many(feed()):
+            release = result.request
+            objects = [_place(o, release.namespace) for o in result.objects]
+            findings = []
+            for f in result.schema:
+                obj = objects[f.index]
+                if f.status == "skipped":
+                    self.unchecked[obj.get("kind", "?")] = self.unchecked.get(obj.get("kind", "?"), 0) + 1
+                elif f.status in ("invalid", "error"):
+                    detail = "; ".join(f"{e.path or '/'}: {e.message}" for e in f.errors) or f.status
+                    findings.append(SchemaFinding(object_ref(obj), f"does not match the Kubernetes schema: {detail}"))
+            yield RenderResult(objects, result.error, tuple(findings))
+
+
 def default_renderer():
-    return HelmRenderer()
+    """The engine; it is built by scripts/bootstrap-tools.sh (tools.ToolMissing names it when absent)."""
+    return EngineRenderer()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 import shutil
 import subprocess
@@ -27,7 +28,7 @@ def pinned_versions() -> dict[str, str]:
 
 
 # How each tool prints its version (the first semver in the output is compared).
-_VERSION_ARGS = {"helm": ["version", "--short"]}
+_VERSION_ARGS = {"helm": ["version", "--short"], "kubeconform": ["-v"]}
 
 
 def cached_path(tool: str) -> Path:
@@ -61,3 +62,26 @@ def find(tool: str) -> str:
     raise ToolMissing(
         f"{tool} v{version} is not installed{found}; install it with: bash {paths.BOOTSTRAP_SCRIPT}"
     )
+
+
+# edgeai-engine (tools/engine) is built from this repository, so it is keyed by its sources rather
+# than pinned: scripts/build-engine.sh computes the same key.
+ENGINE_SOURCES = paths.ROOT / "tools" / "engine"
+ENGINE_BUILD_SCRIPT = "scripts/build-engine.sh"
+
+
+def engine_key() -> str:
+    """sha256 of sha256sum-style lines ("<sha256>  <file>") of tools/engine's *.go, go.mod, go.sum."""
+    files = sorted(p.name for p in ENGINE_SOURCES.iterdir()
+                   if p.is_file() and (p.suffix == ".go" or p.name in ("go.mod", "go.sum")))
+    lines = "".join(f"{hashlib.sha256((ENGINE_SOURCES / f).read_bytes()).hexdigest()}  {f}\n" for f in files)
+    return hashlib.sha256(lines.encode()).hexdigest()[:16]
+
+
+def engine_path() -> str:
+    """The edgeai-engine binary built from the current sources, or ToolMissing naming the build command."""
+    binary = paths.CACHE / "tools" / "engine" / engine_key() / "bin" / "edgeai-engine"
+    if binary.is_file():
+        return str(binary)
+    raise ToolMissing(f"edgeai-engine is not built for the current tools/engine sources; "
+                      f"build it with: bash {ENGINE_BUILD_SCRIPT}")
