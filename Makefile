@@ -5,7 +5,7 @@ ENV ?= local
 SITE ?= local
 
 help:
-	@echo "make up     set up, then validate and render the '$(ENV)' environment (site $(SITE))"
+	@echo "make up     set up, validate the '$(ENV)' environment and deploy site $(SITE) to a local cluster"
 	@echo "make test   set up, then run every test"
 
 setup:
@@ -13,7 +13,7 @@ setup:
 
 up: setup
 	.venv/bin/edgeai validate --env $(ENV)
-	.venv/bin/edgeai render --env $(ENV) --site $(SITE)
+	.venv/bin/edgeai up --env $(ENV) --site $(SITE)
 
 test: setup
 	.venv/bin/ruff check .

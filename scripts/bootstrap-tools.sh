@@ -39,5 +39,8 @@ else
     "-X main.version=$KUBECONFORM_VERSION"
 fi
 
+# The local cluster's control plane: Kubernetes binaries, etcd and kwok (cached builds).
+bash "$here/build-control-plane.sh"
+
 # edgeai-engine (tools/engine): helm's and kubeconform's libraries in one process, for the gate.
 bash "$here/build-engine.sh" >/dev/null

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from edgeai import catalog, fleet, helm, paths, render, stacks_cli, tools
+from edgeai import catalog, cluster_cli, fleet, helm, paths, render, stacks_cli, tools
 from edgeai.composition import compose
 from edgeai.problems import InputErrors, Problem
 
@@ -147,6 +147,7 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_validate)
 
     stacks_cli.add_parser(sub)
+    cluster_cli.add_parsers(sub)
     return top
 
 
