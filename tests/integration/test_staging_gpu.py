@@ -61,20 +61,23 @@ def test_gpu_model_runs_on_a_gpu_node(gpu_cluster) -> None:
         assert "1" in asked, asked
 
 
-def test_pods_without_the_gpu_toleration_stay_off_gpu_nodes(gpu_cluster) -> None:
+def test_a_pod_asking_more_gpus_than_a_node_has_stays_pending(gpu_cluster, staging) -> None:
+    """The advertised GPU count is what the real scheduler allocates against."""
     kubectl = gpu_cluster.kubectl
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "no-gpu", "namespace": "default"},
-           "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]}}
+    too_many = str(staging.sites[SITE].gpus_per_node + 1)
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "greedy", "namespace": "default"},
+           "spec": {"containers": [{"name": "c", "image": "busybox:1.36",
+                                    "resources": {"limits": {nodes.GPU_RESOURCE: too_many}}}]}}
     kubectl.run("create", "-f", "-", stdin=json.dumps(pod))
 
     def unschedulable():
-        found = kubectl.get("pod", "no-gpu", "-n", "default")
+        found = kubectl.get("pod", "greedy", "-n", "default")
         return [c for c in found.get("status", {}).get("conditions", [])
                 if c["type"] == "PodScheduled" and c.get("reason") == "Unschedulable"]
 
     condition = wait_for("the scheduler to refuse the pod", unschedulable, 30)
-    assert "had untolerated taint" in condition[0]["message"], condition
-    kubectl.run("delete", "pod", "no-gpu", "-n", "default", "--wait=false")
+    assert f"Insufficient {nodes.GPU_RESOURCE}" in condition[0]["message"], condition
+    kubectl.run("delete", "pod", "greedy", "-n", "default", "--wait=false")
 
 
 def test_down_after_a_crash_stops_every_process_and_nothing_else(gpu_cluster) -> None:
