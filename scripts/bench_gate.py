@@ -27,9 +27,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import bench_engine  # this folder: the baseline pipeline, shared with the engine's own benchmark
 import yaml
 
-from edgeai import engine, fleet, paths, tools
+from edgeai import engine, fleet, paths
 from edgeai.composition import compose
 from edgeai.validate import Selection, validate
 from policies.engine import all_rules
@@ -97,29 +98,17 @@ def run_gate(root: Path) -> dict:
 
 
 def run_baseline(root: Path, sample: int) -> dict:
-    """helm template | kubeconform, one release at a time, on the first `sample` sites."""
-    helm, kubeconform = tools.find("helm"), tools.find("kubeconform")
+    """`helm template | kubeconform` per release (2 pipelines at a time) on the first `sample` sites."""
     [env] = fleet.load_fleet(root=root)
-    location = engine.default_schema_locations()[0]
-    sites = [env.sites[name] for name in sorted(env.sites)[:sample]]
-    releases = objects = 0
-    start = time.perf_counter()
-    for site in sites:
-        for r in compose(env, site):
-            chart = paths.ROOT / r.chart
-            rendered = subprocess.run([helm, "template", r.name, str(chart), "--namespace", r.namespace,
-                                       "--kube-version", env.kubernetes_version, "--values", "-"],
-                                      input=yaml.safe_dump(r.values), capture_output=True, text=True, check=True)
-            check = subprocess.run([kubeconform, "-strict", "-summary", "-output", "json",
-                                    "-kubernetes-version", env.kubernetes_version.rsplit(".", 1)[0] + ".0",
-                                    "-schema-location", location, "-"],
-                                   input=rendered.stdout, capture_output=True, text=True)
-            if check.returncode not in (0, 1):
-                raise SystemExit(f"kubeconform failed: {check.stderr}")
-            releases += 1
-            objects += rendered.stdout.count("\nkind: ")
-    wall = time.perf_counter() - start
-    return {"sites": len(sites), "releases": releases, "objects": objects, "wall_s": wall}
+    requests = []
+    for name in sorted(env.sites)[:sample]:
+        for r in compose(env, env.sites[name]):
+            requests.append(engine.RenderRequest(paths.ROOT / r.chart, r.name, r.namespace, r.values,
+                                                 env.kubernetes_version))
+    result = bench_engine.baseline(env, requests, workers=os.cpu_count() or 2)
+    assert result["totals"].get("invalid", 0) == result["totals"].get("errors", 0) == 0, result["totals"]
+    return {"sites": sample, "releases": result["releases"], "objects": result["objects"],
+            "wall_s": result["seconds"]}
 
 
 def run_changed_since() -> float:
