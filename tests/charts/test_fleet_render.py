@@ -11,8 +11,9 @@ import sys
 
 import pytest
 
-from edgeai import capacity, catalog, cli, fleet, helm, paths, podsecurity, render
+from edgeai import capacity, catalog, cli, fleet, helm, paths, render
 from edgeai.composition import compose
+from tests.charts.conftest import assert_probes_on_declared_ports, assert_requests_and_limits, assert_restricted
 
 ENVS = fleet.load_fleet()
 SITES = [(e, s) for e in ENVS for s in e.sites.values()]
@@ -49,27 +50,11 @@ def test_validate_passes_on_every_shipped_environment(capsys) -> None:
 @pytest.mark.parametrize(("env", "site"), SITES, ids=SITE_IDS)
 def test_every_workload_is_restricted_probed_and_sized(env, site, rendered) -> None:
     for rr in rendered[f"{env.name}/{site.name}"]:
-        for obj in rr.objects:
-            spec = capacity.pod_spec(obj)
-            if spec is None:
-                continue
-            where = f"{rr.release.name}: {obj['kind']}/{obj['metadata']['name']}"
-            if rr.release.pod_security == "restricted":
-                assert podsecurity.restricted_violations(spec) == [], where
-            for c in spec["containers"]:
-                resources = c.get("resources") or {}
-                assert {"cpu", "memory"} <= set(resources.get("requests", {})), f"{where}/{c['name']}"
-                assert {"cpu", "memory"} <= set(resources.get("limits", {})), f"{where}/{c['name']}"
-                if obj["kind"] in ("Job", "CronJob"):
-                    continue
-                ports = {p.get("name") for p in c.get("ports", [])} | {
-                    p["containerPort"] for p in c.get("ports", [])}
-                for probe in ("livenessProbe", "readinessProbe"):
-                    assert probe in c, f"{where}/{c['name']} has no {probe}"
-                    target = (c[probe].get("httpGet") or c[probe].get("tcpSocket")
-                              or c[probe].get("grpc") or {}).get("port")
-                    if target is not None:
-                        assert target in ports, f"{where}/{c['name']} {probe} targets undeclared port {target}"
+        where = f"{rr.release.name}: "
+        if rr.release.pod_security == "restricted":
+            assert_restricted(rr.objects, where)
+        assert_requests_and_limits(rr.objects, where)
+        assert_probes_on_declared_ports(rr.objects, where)
 
 
 @pytest.mark.parametrize(("env", "site"), SITES, ids=SITE_IDS)

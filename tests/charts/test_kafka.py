@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from edgeai import helm, paths
-from tests.charts.conftest import find, render
+from tests.charts.conftest import assert_requests_and_limits, assert_restricted, find, pod_specs, render
 
 NS = "edgeai-kafka"
 THREE_NODES = {"global": {"nodeCount": 3}, "brokers": 3}
@@ -43,17 +43,6 @@ def server_properties(objects: list[dict[str, Any]]) -> dict[str, str]:
 
 def statefulset(objects: list[dict[str, Any]]) -> dict[str, Any]:
     return find(objects, "StatefulSet", "kafka")[0]
-
-
-def pod_specs(objects: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
-    out = []
-    for o in objects:
-        spec = o.get("spec", {})
-        if o["kind"] == "CronJob":
-            spec = spec["jobTemplate"]["spec"]
-        if "template" in spec:
-            out.append((f"{o['kind']}/{o['metadata']['name']}", spec["template"]["spec"]))
-    return out
 
 
 def env_of(container: dict[str, Any]) -> dict[str, Any]:
@@ -161,7 +150,7 @@ def test_each_broker_gets_a_persistent_volume_of_the_site_storage_class() -> Non
 def test_long_running_containers_probe_ports_they_expose() -> None:
     values = {**THREE_NODES, "mirrorMaker": {"enabled": True, "targetBootstrap": "cloud.example:9093"}}
     checked = 0
-    for where, spec in pod_specs(kafka(values)):
+    for where, spec in pod_specs(kafka(values)).items():
         if where.startswith("Job/"):
             continue
         for c in spec["containers"]:
@@ -175,17 +164,11 @@ def test_long_running_containers_probe_ports_they_expose() -> None:
 def test_every_container_runs_restricted_with_requests_and_limits() -> None:
     values = {**THREE_NODES, "auth": {"enabled": True},
               "mirrorMaker": {"enabled": True, "targetBootstrap": "cloud.example:9093"}}
-    for where, spec in pod_specs(kafka(values)):
+    objects = kafka(values)
+    assert_restricted(objects)
+    assert_requests_and_limits(objects)
+    for where, spec in pod_specs(objects).items():
         assert spec["automountServiceAccountToken"] is False, where
-        assert spec["securityContext"]["runAsNonRoot"] is True, where
-        assert spec["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault", where
-        for c in spec.get("initContainers", []) + spec["containers"]:
-            sc = c["securityContext"]
-            assert sc["allowPrivilegeEscalation"] is False, where
-            assert sc["readOnlyRootFilesystem"] is True, where
-            assert sc["capabilities"]["drop"] == ["ALL"], where
-            assert {"cpu", "memory"} <= set(c["resources"]["requests"]), where
-            assert {"cpu", "memory"} <= set(c["resources"]["limits"]), where
     broker = statefulset(kafka())["spec"]["template"]["spec"]
     assert broker["securityContext"]["runAsUser"] == 1000  # appuser of apache/kafka
     assert broker["securityContext"]["fsGroup"] == 1000
@@ -274,7 +257,7 @@ def test_kafka_exporter_exposes_consumer_lag_to_prometheus() -> None:
 
 def test_images_are_pinned_and_follow_the_registry_mirror() -> None:
     objects = kafka({"global": {"imageRegistry": "mirror.local:5000"}})
-    images = {c["image"] for _, spec in pod_specs(objects) for c in spec["containers"]}
+    images = {c["image"] for spec in pod_specs(objects).values() for c in spec["containers"]}
     assert images == {"mirror.local:5000/apache/kafka:4.1.1",
                       "mirror.local:5000/danielqsj/kafka-exporter:v1.9.0"}
 

@@ -11,7 +11,17 @@ import pytest
 import yaml
 
 from edgeai import helm, paths
-from tests.charts.conftest import find, render
+from tests.charts.conftest import (
+    assert_probes_on_declared_ports,
+    assert_requests_and_limits,
+    assert_restricted,
+    assert_schema_embeds_shared_defs,
+    containers,
+    find,
+    pod_annotations,
+    pod_specs,
+    render,
+)
 
 CHART = paths.CHARTS / "logging"
 NS = "edgeai-logging"
@@ -19,31 +29,6 @@ AGENT_NS = "edgeai-log-agent"
 # What the composition passes for the separate agent release.
 AGENT = {"agent": {"enabled": True}, "elasticsearch": {"enabled": False}, "kibana": {"enabled": False}}
 CANARY = "s3cr3t-canary-value"
-
-
-RESTRICTED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral",
-                      "persistentVolumeClaim", "projected", "secret"}
-
-
-def assert_restricted(name: str, template: dict[str, Any]) -> None:
-    """The Pod Security `restricted` profile, checked field by field."""
-    spec = template["spec"]
-    for flag in ("hostNetwork", "hostPID", "hostIPC"):
-        assert not spec.get(flag), (name, flag)
-    for volume in spec.get("volumes", []):
-        assert set(volume) - {"name"} <= RESTRICTED_VOLUMES, (name, volume["name"])
-    pod_sc = spec.get("securityContext", {})
-    assert pod_sc.get("seccompProfile", {}).get("type") == "RuntimeDefault", name
-    for container in spec.get("initContainers", []) + spec["containers"]:
-        sc = container.get("securityContext", {})
-        where = (name, container["name"])
-        assert sc.get("allowPrivilegeEscalation") is False, where
-        assert not sc.get("privileged"), where
-        assert sc.get("capabilities", {}).get("drop") == ["ALL"], where
-        assert set(sc.get("capabilities", {}).get("add", [])) <= {"NET_BIND_SERVICE"}, where
-        assert sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot")) is True, where
-        assert sc.get("runAsUser", pod_sc.get("runAsUser", 1)) != 0, where
-        assert sc.get("readOnlyRootFilesystem") is True, where
 
 
 def logging_(values: dict[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -58,11 +43,6 @@ def log_agent(values: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         else:
             merged[key] = value
     return render("logging", merged, release="log-agent", namespace=AGENT_NS)
-
-
-def pod_specs(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {f"{o['kind']}/{o['metadata']['name']}": o["spec"]["template"]
-            for o in objects if "template" in o.get("spec", {})}
 
 
 def fluent_bit_sections(text: str) -> list[tuple[str, dict[str, str]]]:
@@ -98,11 +78,7 @@ def test_chart_lints_strictly_with_defaults_and_as_the_agent() -> None:
 
 
 def test_schema_embeds_the_shared_defs() -> None:
-    schema = json.loads((CHART / "values.schema.json").read_text())
-    shared = json.loads((paths.CHARTS / "edgeai-common" / "values.defs.json").read_text())
-    for key, value in shared.items():
-        if not key.startswith("$"):
-            assert schema["$defs"][key] == value, key
+    assert_schema_embeds_shared_defs(CHART)
 
 
 @pytest.mark.parametrize("values", [
@@ -133,9 +109,10 @@ def test_defaults_render_elasticsearch_and_kibana_but_no_agent() -> None:
 
 
 def test_every_pod_is_restricted_with_defaults() -> None:
-    for name, template in pod_specs(logging_()).items():
-        assert_restricted(name, template)
-        for volume in template["spec"].get("volumes", []):
+    objects = logging_()
+    assert_restricted(objects)
+    for name, spec in pod_specs(objects).items():
+        for volume in spec.get("volumes", []):
             assert "hostPath" not in volume, name
 
 
@@ -210,14 +187,14 @@ def test_elasticsearch_credentials_come_from_the_existing_secret_only() -> None:
 
 
 def test_elasticsearch_exporter_is_scraped_and_probes_use_declared_ports() -> None:
-    template = pod_specs(logging_())["StatefulSet/logging-elasticsearch"]
-    ann = template["metadata"]["annotations"]
+    objects = logging_()
+    ann = pod_annotations(objects)["StatefulSet/logging-elasticsearch"]
     assert ann["prometheus.io/scrape"] == "true"
-    containers = {c["name"]: c for c in template["spec"]["containers"]}
-    ports = {p["containerPort"]: c for c in containers.values() for p in c["ports"]}
+    by_name = {c["name"]: c for c in pod_specs(objects)["StatefulSet/logging-elasticsearch"]["containers"]}
+    ports = {p["containerPort"]: c for c in by_name.values() for p in c["ports"]}
     assert int(ann["prometheus.io/port"]) in ports
     assert ports[int(ann["prometheus.io/port"])]["name"] == "exporter"
-    es = containers["elasticsearch"]
+    es = by_name["elasticsearch"]
     # The readiness probe asks the node itself for cluster health, on its declared http port.
     ready = find(logging_(), "ConfigMap", "logging-elasticsearch")[0]["data"]["ready.sh"]
     assert es["readinessProbe"]["exec"]["command"] == ["/bin/bash", "/etc/edgeai/ready.sh"]
@@ -260,12 +237,12 @@ def test_agent_release_renders_only_the_agent() -> None:
 
 def test_agent_is_the_only_workload_with_host_paths_and_logs_are_read_only() -> None:
     both = logging_({"agent": {"enabled": True}})
-    for name, template in pod_specs(both).items():
-        host = [v for v in template["spec"].get("volumes", []) if "hostPath" in v]
+    for name, spec in pod_specs(both).items():
+        host = [v for v in spec.get("volumes", []) if "hostPath" in v]
         if not name.startswith("DaemonSet/"):
             assert not host, name
             continue
-        container = template["spec"]["containers"][0]
+        container = spec["containers"][0]
         mounts = {m["name"]: m for m in container["volumeMounts"]}
         paths_ = {v["hostPath"]["path"]: mounts[v["name"]] for v in host}
         assert set(paths_) == {"/var/log/containers", "/var/log/pods", "/var/lib/edgeai-log-agent"}
@@ -277,17 +254,16 @@ def test_agent_is_the_only_workload_with_host_paths_and_logs_are_read_only() -> 
 
 
 def test_agent_state_can_live_in_an_empty_dir() -> None:
-    template = pod_specs(log_agent({"agent": {"enabled": True, "state": {"type": "emptyDir"}}}))[
+    spec = pod_specs(log_agent({"agent": {"enabled": True, "state": {"type": "emptyDir"}}}))[
         "DaemonSet/log-agent-logging-agent"]
-    host = [v for v in template["spec"]["volumes"] if "hostPath" in v]
+    host = [v for v in spec["volumes"] if "hostPath" in v]
     assert {v["hostPath"]["path"] for v in host} == {"/var/log/containers", "/var/log/pods"}
-    state = next(v for v in template["spec"]["volumes"] if v["name"] == "state")
+    state = next(v for v in spec["volumes"] if v["name"] == "state")
     assert "emptyDir" in state
 
 
 def test_agent_security_context_drops_every_capability() -> None:
-    template = pod_specs(log_agent())["DaemonSet/log-agent-logging-agent"]
-    spec = template["spec"]
+    spec = pod_specs(log_agent())["DaemonSet/log-agent-logging-agent"]
     assert spec["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
     (container,) = spec["containers"]
     sc = container["securityContext"]
@@ -309,7 +285,7 @@ def test_agent_rbac_is_read_only_on_pods_and_namespaces() -> None:
                                     "namespace": AGENT_NS}]
     (sa,) = find(objects, "ServiceAccount")
     assert sa["automountServiceAccountToken"] is False
-    spec = pod_specs(objects)["DaemonSet/log-agent-logging-agent"]["spec"]
+    spec = pod_specs(objects)["DaemonSet/log-agent-logging-agent"]
     assert spec["serviceAccountName"] == "log-agent-logging-agent"
     assert spec["automountServiceAccountToken"] is True
 
@@ -339,7 +315,7 @@ def test_agent_ships_to_a_cloud_elasticsearch_over_tls() -> None:
     es = section(agent_config(objects), "OUTPUT", "es")
     assert (es["host"], es["port"], es["tls"], es["tls.verify"], es["logstash_prefix"]) == \
         ("es.cloud.example.com", "443", "On", "On", "site-ber-1")
-    container = pod_specs(objects)["DaemonSet/log-agent-logging-agent"]["spec"]["containers"][0]
+    container = pod_specs(objects)["DaemonSet/log-agent-logging-agent"]["containers"][0]
     refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"]}
     assert refs == {"ES_USERNAME": {"name": "cloud-es", "key": "username"},
                     "ES_PASSWORD": {"name": "cloud-es", "key": "password"}}
@@ -350,7 +326,7 @@ def test_agent_without_credentials_sends_none() -> None:
         "host": "es.local", "port": 9200, "index": "logs", "existingSecret": ""}}}})
     es = section(agent_config(objects), "OUTPUT", "es")
     assert "http_user" not in es and "http_passwd" not in es
-    container = pod_specs(objects)["DaemonSet/log-agent-logging-agent"]["spec"]["containers"][0]
+    container = pod_specs(objects)["DaemonSet/log-agent-logging-agent"]["containers"][0]
     assert "env" not in container
 
 
@@ -364,12 +340,12 @@ def test_agent_records_carry_the_site() -> None:
 
 
 def test_agent_metrics_and_probes_on_port_2020() -> None:
-    template = pod_specs(log_agent())["DaemonSet/log-agent-logging-agent"]
-    ann = template["metadata"]["annotations"]
+    objects = log_agent()
+    ann = pod_annotations(objects)["DaemonSet/log-agent-logging-agent"]
     assert (ann["prometheus.io/scrape"], ann["prometheus.io/port"], ann["prometheus.io/path"]) == \
         ("true", "2020", "/api/v2/metrics/prometheus")
     assert "checksum/config" in ann
-    container = template["spec"]["containers"][0]
+    container = pod_specs(objects)["DaemonSet/log-agent-logging-agent"]["containers"][0]
     assert {p["containerPort"] for p in container["ports"]} == {2020}
     assert container["readinessProbe"]["httpGet"] == {"path": "/api/v1/health", "port": "http"}
     assert container["livenessProbe"]["httpGet"]["port"] == "http"
@@ -377,55 +353,50 @@ def test_agent_metrics_and_probes_on_port_2020() -> None:
 
 # --- every pod ------------------------------------------------------------------------------
 
+def releases() -> list[list[dict[str, Any]]]:
+    """The objects of both releases a site installs from this chart: logging and the log agent."""
+    return [logging_(), log_agent()]
+
+
 def all_pods() -> dict[str, dict[str, Any]]:
-    return {**pod_specs(logging_()), **pod_specs(log_agent())}
+    return {name: spec for objects in releases() for name, spec in pod_specs(objects).items()}
 
 
 def test_probes_on_declared_ports_and_resources_everywhere() -> None:
-    for name, template in all_pods().items():
-        for container in template["spec"]["containers"]:
-            ports = container.get("ports", [])
-            declared = {p["containerPort"] for p in ports} | {p["name"] for p in ports}
-            for probe in ("livenessProbe", "readinessProbe"):
-                assert probe in container, (name, container["name"], probe)
-            for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
-                handler = container.get(probe) or {}
-                target = handler.get("httpGet") or handler.get("tcpSocket")
-                if target:
-                    assert target["port"] in declared, (name, container["name"], probe)
-                elif handler:
-                    assert "exec" in handler
-            for kind in ("requests", "limits"):
-                assert set(container["resources"][kind]) >= {"cpu", "memory"}, (name, container["name"])
-            assert container["image"].split(":")[-1] not in {"", "latest"}
-        for container in template["spec"].get("initContainers", []):
-            assert set(container["resources"]["limits"]) >= {"cpu", "memory"}
+    for objects in releases():
+        assert_probes_on_declared_ports(objects)
+        assert_requests_and_limits(objects)
+    for name, spec in all_pods().items():
+        for container in spec["containers"]:
+            assert container["image"].split(":")[-1] not in {"", "latest"}, (name, container["name"])
 
 
 def test_pods_mount_no_token_unless_they_talk_to_the_api() -> None:
-    for name, template in all_pods().items():
+    for name, spec in all_pods().items():
         expected = name.startswith("DaemonSet/")
-        assert template["spec"]["automountServiceAccountToken"] is expected, name
+        assert spec["automountServiceAccountToken"] is expected, name
 
 
 def test_pods_carry_scrape_annotations_and_config_checksums() -> None:
-    for name, template in all_pods().items():
-        ann = template["metadata"]["annotations"]
+    objects = releases()
+    specs = {name: spec for o in objects for name, spec in pod_specs(o).items()}
+    annotations = {name: ann for o in objects for name, ann in pod_annotations(o).items()}
+    assert set(annotations) == set(specs)
+    for name, ann in annotations.items():
         assert ann["prometheus.io/scrape"] in {"true", "false"}, name
         if ann["prometheus.io/scrape"] == "true":
-            ports = {p["containerPort"] for c in template["spec"]["containers"] for p in c.get("ports", [])}
+            ports = {p["containerPort"] for c in specs[name]["containers"] for p in c.get("ports", [])}
             assert int(ann["prometheus.io/port"]) in ports, name
         assert "checksum/config" in ann, name
     # Kibana has no Prometheus endpoint: it says so rather than failing a scrape.
-    kibana = all_pods()["Deployment/logging-kibana"]
-    assert kibana["metadata"]["annotations"]["prometheus.io/scrape"] == "false"
+    assert annotations["Deployment/logging-kibana"]["prometheus.io/scrape"] == "false"
 
 
 def test_no_secret_rendered_anywhere() -> None:
     for objects in (logging_(), log_agent(), logging_({"agent": {"enabled": True}})):
         assert not find(objects, "Secret")
-        for template in pod_specs(objects).values():
-            for container in template["spec"].get("initContainers", []) + template["spec"]["containers"]:
+        for spec in pod_specs(objects).values():
+            for container in containers(spec):
                 for env in container.get("env", []):
                     if re.search(r"PASS|SECRET|TOKEN", env["name"]):
                         assert "valueFrom" in env, env

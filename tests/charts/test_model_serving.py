@@ -6,7 +6,6 @@ import copy
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -16,7 +15,14 @@ from typing import Any
 import pytest
 
 from edgeai import helm, paths
-from tests.charts.conftest import find, render
+from tests.charts.conftest import (
+    assert_requests_and_limits,
+    assert_restricted,
+    containers,
+    find,
+    free_port,
+    render,
+)
 
 CHART = "model-serving"
 SCHEMA = json.loads((paths.CHARTS / CHART / "values.schema.json").read_text())
@@ -71,11 +77,6 @@ def pod(deployment: dict[str, Any]) -> dict[str, Any]:
 
 def server_container(deployment: dict[str, Any]) -> dict[str, Any]:
     return pod(deployment)["containers"][0]
-
-
-def all_containers(deployment: dict[str, Any]) -> list[dict[str, Any]]:
-    spec = pod(deployment)
-    return [*spec.get("initContainers", []), *spec["containers"]]
 
 
 # --- framework → server ------------------------------------------------------------------------
@@ -347,24 +348,18 @@ def test_every_container_is_restricted_with_requests_and_limits(framework, gpu):
     objects = render_model(
         values(framework=framework, gpu=gpu, canary={"uri": "s3://models/iris/v4", "weight": 5})
     )
+    assert_restricted(objects)
+    assert_requests_and_limits(objects)
     for dep in find(objects, "Deployment"):
         spec = pod(dep)
         assert spec["automountServiceAccountToken"] is False
-        assert spec["securityContext"]["runAsNonRoot"] is True
-        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
-        containers = all_containers(dep)
-        assert len(containers) == 2
-        for c in containers:
-            sc = c["securityContext"]
-            assert sc["allowPrivilegeEscalation"] is False
-            assert sc["readOnlyRootFilesystem"] is True
-            assert sc["runAsNonRoot"] is True
-            assert sc["capabilities"] == {"drop": ["ALL"]}
-            assert {"cpu", "memory"} <= set(c["resources"]["requests"]) <= set(c["resources"]["limits"])
+        every = containers(spec)
+        assert len(every) == 2
+        for c in every:
             assert any(m["mountPath"] == "/tmp" for m in c["volumeMounts"]), (
                 f"{c['name']} has no writable /tmp"
             )
-        assert dep["spec"]["template"]["spec"]["volumes"]
+        assert spec["volumes"]
 
 
 def test_prometheus_annotations_point_at_the_metrics_port():
@@ -397,7 +392,7 @@ def test_image_mirror_replaces_every_registry():
     vals = values(framework="onnx")
     vals["global"]["imageRegistry"] = "registry.example.com/edgeai"
     dep = one(render_model(vals), "Deployment", "iris")
-    assert all(c["image"].startswith("registry.example.com/edgeai/") for c in all_containers(dep))
+    assert all(c["image"].startswith("registry.example.com/edgeai/") for c in containers(pod(dep)))
 
 
 # --- schema ----------------------------------------------------------------------------------------
@@ -470,12 +465,6 @@ def test_seldon_core2_mode_renders_model_crs_instead_of_deployments():
 MLSERVER_BIN = os.environ.get("EDGEAI_MLSERVER") or shutil.which("mlserver")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.skipif(
     MLSERVER_BIN is None,
     reason="MLServer is not installed (pip install mlserver mlserver-sklearn, or set EDGEAI_MLSERVER)",
@@ -488,7 +477,7 @@ def test_real_mlserver_serves_the_rendered_settings(tmp_path):
     models = tmp_path / "mnt" / "models"
     (models / "iris").mkdir(parents=True)
     settings = json.loads(data["settings.json"])
-    ports = {key: _free_port() for key in ("http_port", "grpc_port", "metrics_port")}
+    ports = {key: free_port() for key in ("http_port", "grpc_port", "metrics_port")}
     settings.update(ports, metrics_dir=str(tmp_path / "metrics"), environments_dir=str(tmp_path / "envs"))
     # Inference in-process: a PyPI install may pair MLServer with a uvloop its worker processes
     # cannot start under (the official image pins a working one).

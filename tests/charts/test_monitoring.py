@@ -14,7 +14,17 @@ import pytest
 import yaml
 
 from edgeai import helm, paths
-from tests.charts.conftest import find, render
+from tests.charts.conftest import (
+    PROBES,
+    assert_probes_on_declared_ports,
+    assert_requests_and_limits,
+    assert_restricted,
+    assert_schema_embeds_shared_defs,
+    find,
+    pod_annotations,
+    pod_specs,
+    render,
+)
 
 NS = "edgeai-monitoring"
 CHART = paths.CHARTS / "monitoring"
@@ -36,11 +46,6 @@ def monitoring(values: dict[str, Any] | None = None, namespace: str = NS) -> lis
 
 def prometheus_config(objects: list[dict[str, Any]]) -> dict[str, Any]:
     return yaml.safe_load(find(objects, "ConfigMap", "monitoring-prometheus")[0]["data"]["prometheus.yml"])
-
-
-def pod_specs(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {f"{o['kind']}/{o['metadata']['name']}": o["spec"]["template"]
-            for o in objects if "template" in o.get("spec", {})}
 
 
 def rules() -> list[dict[str, Any]]:
@@ -75,11 +80,7 @@ def test_chart_lints_strictly_with_defaults() -> None:
 
 
 def test_schema_embeds_the_shared_defs() -> None:
-    schema = json.loads((CHART / "values.schema.json").read_text())
-    shared = json.loads((paths.CHARTS / "edgeai-common" / "values.defs.json").read_text())
-    for key, value in shared.items():
-        if not key.startswith("$"):
-            assert schema["$defs"][key] == value, key
+    assert_schema_embeds_shared_defs(CHART)
 
 
 @pytest.mark.parametrize("values", [
@@ -219,12 +220,12 @@ def test_only_prometheus_mounts_its_service_account_token() -> None:
     for sa in find(objects, "ServiceAccount"):
         assert sa["automountServiceAccountToken"] is False
     specs = pod_specs(objects)
-    assert specs["StatefulSet/monitoring-prometheus"]["spec"]["automountServiceAccountToken"] is True
-    assert specs["StatefulSet/monitoring-prometheus"]["spec"]["serviceAccountName"] == "monitoring-prometheus"
+    assert specs["StatefulSet/monitoring-prometheus"]["automountServiceAccountToken"] is True
+    assert specs["StatefulSet/monitoring-prometheus"]["serviceAccountName"] == "monitoring-prometheus"
     others = {k: v for k, v in specs.items() if k != "StatefulSet/monitoring-prometheus"}
     assert others, "Grafana renders by default"
-    for name, template in others.items():
-        assert template["spec"]["automountServiceAccountToken"] is False, name
+    for name, spec in others.items():
+        assert spec["automountServiceAccountToken"] is False, name
 
 
 # --- alert rules ----------------------------------------------------------------------------
@@ -411,72 +412,32 @@ def test_grafana_admin_secret_name_and_keys_are_configurable() -> None:
 
 # --- pods: probes, resources, security, annotations -----------------------------------------
 
-RESTRICTED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral",
-                      "persistentVolumeClaim", "projected", "secret"}
-
-
-def assert_restricted(name: str, template: dict[str, Any]) -> None:
-    """The Pod Security `restricted` profile (v1.30), checked field by field."""
-    spec = template["spec"]
-    for flag in ("hostNetwork", "hostPID", "hostIPC"):
-        assert not spec.get(flag), (name, flag)
-    for volume in spec.get("volumes", []):
-        kinds = set(volume) - {"name"}
-        assert kinds <= RESTRICTED_VOLUMES, (name, volume["name"], kinds)
-    pod_sc = spec.get("securityContext", {})
-    assert pod_sc.get("seccompProfile", {}).get("type") == "RuntimeDefault", name
-    for container in spec.get("initContainers", []) + spec["containers"]:
-        sc = container.get("securityContext", {})
-        where = (name, container["name"])
-        assert sc.get("allowPrivilegeEscalation") is False, where
-        assert not sc.get("privileged"), where
-        assert sc.get("capabilities", {}).get("drop") == ["ALL"], where
-        assert set(sc.get("capabilities", {}).get("add", [])) <= {"NET_BIND_SERVICE"}, where
-        assert sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot")) is True, where
-        assert sc.get("runAsUser", pod_sc.get("runAsUser", 1)) != 0, where
-        assert sc.get("readOnlyRootFilesystem") is True, where
-        seccomp = sc.get("seccompProfile", pod_sc.get("seccompProfile", {}))
-        assert seccomp.get("type") == "RuntimeDefault", where
-
-
-def assert_probes_on_declared_ports(name: str, template: dict[str, Any]) -> None:
-    for container in template["spec"]["containers"]:
-        ports = container.get("ports", [])
-        declared = {p["containerPort"] for p in ports} | {p["name"] for p in ports if "name" in p}
-        for probe in ("livenessProbe", "readinessProbe"):
-            assert probe in container, (name, container["name"], probe)
-        for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
-            handler = container.get(probe)
-            if not handler:
-                continue
-            target = handler.get("httpGet") or handler.get("tcpSocket")
-            assert target, (name, container["name"], probe, "exec probes are not used here")
-            assert target["port"] in declared, (name, container["name"], probe, target["port"])
-
-
 def test_every_pod_is_restricted_with_defaults() -> None:
-    specs = pod_specs(monitoring())
+    objects = monitoring()
+    specs = pod_specs(objects)
     assert set(specs) == {"StatefulSet/monitoring-prometheus", "Deployment/monitoring-grafana"}
-    for name, template in specs.items():
-        assert_restricted(name, template)
-    prom = specs["StatefulSet/monitoring-prometheus"]["spec"]["securityContext"]
+    assert_restricted(objects)
+    prom = specs["StatefulSet/monitoring-prometheus"]["securityContext"]
     assert prom["runAsUser"] == 65534 and prom["fsGroup"] == 65534
-    graf = specs["Deployment/monitoring-grafana"]["spec"]["securityContext"]
+    graf = specs["Deployment/monitoring-grafana"]["securityContext"]
     assert graf["runAsUser"] == 472 and graf["fsGroup"] == 472
 
 
 def test_probes_resources_and_writable_paths() -> None:
-    specs = pod_specs(monitoring())
-    for name, template in specs.items():
-        assert_probes_on_declared_ports(name, template)
-        for container in template["spec"]["containers"]:
-            for kind in ("requests", "limits"):
-                assert set(container["resources"][kind]) >= {"cpu", "memory"}, (name, kind)
+    objects = monitoring()
+    specs = pod_specs(objects)
+    assert_probes_on_declared_ports(objects)
+    assert_requests_and_limits(objects)
+    for name, spec in specs.items():
+        for container in spec["containers"]:
+            for probe in PROBES:  # no exec probes here: every probe is an HTTP or TCP check
+                handler = container.get(probe)
+                assert not handler or handler.get("httpGet") or handler.get("tcpSocket"), (name, probe)
             assert container["image"].split(":")[-1] not in {"", "latest"}
-    prom = specs["StatefulSet/monitoring-prometheus"]["spec"]["containers"][0]
+    prom = specs["StatefulSet/monitoring-prometheus"]["containers"][0]
     assert prom["readinessProbe"]["httpGet"]["path"] == "/-/ready"
     assert prom["livenessProbe"]["httpGet"]["path"] == "/-/healthy"
-    graf = specs["Deployment/monitoring-grafana"]["spec"]["containers"][0]
+    graf = specs["Deployment/monitoring-grafana"]["containers"][0]
     assert graf["readinessProbe"]["httpGet"]["path"] == "/api/health"
     writable = {m["mountPath"] for m in graf["volumeMounts"] if not m.get("readOnly")}
     assert {"/var/lib/grafana", "/tmp"} <= writable
@@ -498,19 +459,20 @@ def test_prometheus_data_lives_on_a_pvc_of_the_site_storage_class() -> None:
 
 
 def test_pods_are_scraped_and_roll_on_config_changes() -> None:
-    base = pod_specs(monitoring())
-    for name, template in base.items():
-        ann = template["metadata"]["annotations"]
+    objects = monitoring()
+    specs = pod_specs(objects)
+    base = pod_annotations(objects)
+    assert set(base) == set(specs)
+    for name, ann in base.items():
         assert ann["prometheus.io/scrape"] == "true"
-        ports = {p["containerPort"] for c in template["spec"]["containers"] for p in c.get("ports", [])}
+        ports = {p["containerPort"] for c in specs[name]["containers"] for p in c.get("ports", [])}
         assert int(ann["prometheus.io/port"]) in ports, name
         assert ann["prometheus.io/path"] == "/metrics"
         assert any(k.startswith("checksum/") for k in ann), name
-    changed = pod_specs(monitoring({"scrape": {"interval": "15s", "timeout": "10s",
-                                               "evaluationInterval": "15s"}}))
+    changed = pod_annotations(monitoring({"scrape": {"interval": "15s", "timeout": "10s",
+                                                     "evaluationInterval": "15s"}}))
     for name in base:
-        assert base[name]["metadata"]["annotations"]["checksum/config"] != \
-            changed[name]["metadata"]["annotations"]["checksum/config"], name
+        assert base[name]["checksum/config"] != changed[name]["checksum/config"], name
 
 
 def test_services_match_the_contract() -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -16,7 +15,14 @@ from typing import Any
 import pytest
 
 from edgeai import helm, paths
-from tests.charts.conftest import find, render
+from tests.charts.conftest import (
+    assert_requests_and_limits,
+    assert_restricted,
+    find,
+    free_port,
+    pod_specs,
+    render,
+)
 
 NS = "edgeai-redis"
 REPLICAS = {"global": {"nodeCount": 3}, "replica": {"count": 2}}
@@ -36,17 +42,6 @@ def conf(objects: list[dict[str, Any]]) -> dict[str, str]:
             key, _, value = line.partition(" ")
             assert key not in out, f"{key} set twice"
             out[key] = value
-    return out
-
-
-def pod_specs(objects: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
-    out = []
-    for o in objects:
-        spec = o.get("spec", {})
-        if o["kind"] == "CronJob":
-            spec = spec["jobTemplate"]["spec"]
-        if "template" in spec:
-            out.append((f"{o['kind']}/{o['metadata']['name']}", spec["template"]["spec"]))
     return out
 
 
@@ -170,18 +165,12 @@ def test_probes_ping_with_redis_cli_and_check_the_exporter_port() -> None:
 
 
 def test_every_container_runs_restricted_with_requests_and_limits() -> None:
-    for where, spec in pod_specs(redis({**REPLICAS, **SNAPSHOTS})):
+    objects = redis({**REPLICAS, **SNAPSHOTS})
+    assert_restricted(objects)
+    assert_requests_and_limits(objects)
+    for where, spec in pod_specs(objects).items():
         assert spec["automountServiceAccountToken"] is False, where
-        psc = spec["securityContext"]
-        assert psc["runAsNonRoot"] is True and psc["runAsUser"] == 999, where
-        assert psc["seccompProfile"]["type"] == "RuntimeDefault", where
-        for c in spec.get("initContainers", []) + spec["containers"]:
-            sc = c["securityContext"]
-            assert sc["allowPrivilegeEscalation"] is False, f"{where}/{c['name']}"
-            assert sc["readOnlyRootFilesystem"] is True, f"{where}/{c['name']}"
-            assert sc["capabilities"]["drop"] == ["ALL"], f"{where}/{c['name']}"
-            assert {"cpu", "memory"} <= set(c["resources"]["requests"]), f"{where}/{c['name']}"
-            assert {"cpu", "memory"} <= set(c["resources"]["limits"]), f"{where}/{c['name']}"
+        assert spec["securityContext"]["runAsUser"] == 999, where
 
 
 def test_network_policy_lists_redis_and_metrics_ports() -> None:
@@ -238,12 +227,6 @@ def test_lint_strict_passes(values) -> None:
 
 # --- the real engine ---------------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.skipif(not (shutil.which("redis-server") and shutil.which("redis-cli")),
                     reason="redis-server/redis-cli not installed (Debian package redis-server)")
 def test_real_redis_server_runs_the_rendered_config_as_primary_and_replica(tmp_path: Path) -> None:
@@ -258,7 +241,7 @@ def test_real_redis_server_runs_the_rendered_config_as_primary_and_replica(tmp_p
         (tmp_path / name).mkdir()
         sandboxed = rendered.replace("\ndir /data\n", f"\ndir {tmp_path / name}\n")
         (tmp_path / name / "redis.conf").write_text(sandboxed)
-        port = _free_port()
+        port = free_port()
         log = (tmp_path / name / "redis.log").open("w")  # a file: a full pipe would block the server
         servers.append(subprocess.Popen(
             ["redis-server", str(tmp_path / name / "redis.conf"), "--requirepass", password,

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from edgeai import helm, paths
-from tests.charts.conftest import find, render
+from tests.charts.conftest import assert_requests_and_limits, assert_restricted, containers, find, render
 
 CHART = "siddhi"
 APP = "sensor-anomaly.siddhi"
@@ -161,24 +161,14 @@ def test_every_container_has_a_restricted_security_context_and_resources():
     objects = render(CHART, {"extraJars": [{
         "name": "kafka-clients", "path": "/jars", "target": "lib",
         "image": {"repository": "example/siddhi-kafka-jars", "tag": "2.8.1"}}]})
-    pod = _pod(objects)
-    assert pod["securityContext"]["runAsNonRoot"] is True
-    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
-    containers = pod["containers"] + pod["initContainers"]
-    assert {c["name"] for c in containers} == {"runner", "prepare", "jars-kafka-clients"}
-    for container in containers:
-        context = container["securityContext"]
-        assert context["allowPrivilegeEscalation"] is False
-        assert context["readOnlyRootFilesystem"] is True
-        assert context["runAsNonRoot"] is True
-        assert context["capabilities"] == {"drop": ["ALL"]}
-        assert context["seccompProfile"] == {"type": "RuntimeDefault"}
-        for kind in ("requests", "limits"):
-            assert {"cpu", "memory"} <= set(container["resources"][kind])
+    assert_restricted(objects)
+    assert_requests_and_limits(objects)
+    every = containers(_pod(objects))
+    assert {c["name"] for c in every} == {"runner", "prepare", "jars-kafka-clients"}
     # the runner writes only to volumes: its copied home, /tmp and the state volume
     writable = {m["mountPath"] for m in _runner(objects)["volumeMounts"] if not m.get("readOnly")}
     assert writable == {"/home/siddhi_user", "/tmp", "/var/lib/siddhi/state"}
-    (jars,) = [c for c in containers if c["name"] == "jars-kafka-clients"]
+    (jars,) = [c for c in every if c["name"] == "jars-kafka-clients"]
     assert {"name": "TARGET", "value": "/runtime/siddhi-runner/lib"} in jars["env"]
 
 
