@@ -16,14 +16,7 @@ if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
 fi
 bash scripts/bootstrap-tools.sh
 
-# Real engines that tests start on 127.0.0.1 with the configuration the charts render.
-# From Debian; installed when missing and we may (root or passwordless sudo).
-engines=(redis-server nginx curl)
-missing=()
-for pkg in "${engines[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
-if (( ${#missing[@]} )); then
-  sudo=""; [[ $(id -u) == 0 ]] || sudo="sudo -n"
-  echo "installing Debian packages: ${missing[*]}"
-  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null \
-    || echo "warning: could not install ${missing[*]}; the tests that need them will fail in CI" >&2
-fi
+# Real engines that tests start on 127.0.0.1 with the configuration the charts render
+# (Kafka and Siddhi from Maven Central, MLServer from PyPI, promtool from its Go module,
+# redis-server and nginx from Debian).
+bash scripts/install-engines.sh

@@ -23,7 +23,7 @@ def pinned_versions() -> dict[str, str]:
         line = line.strip()
         if line and not line.startswith("#"):
             key, _, value = line.partition("=")
-            versions[key.strip()] = value.strip()
+            versions[key.strip()] = value.split("#", 1)[0].strip()  # a comment may follow the value
     return versions
 
 

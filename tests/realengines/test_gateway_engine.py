@@ -1,0 +1,88 @@
+"""charts/gateway on the real nginx (Debian), in front of real MLServers: the 3-node prod site's
+rendered gateway (three routes, demand-forecast with a 10% canary) with the rendered model servers
+behind it (demand-forecast v12 stable and v13 canary on mlserver-xgboost, sensor-anomaly v3 on
+mlserver-sklearn; defect-vision's Triton is not there, so its route answers 503).
+
+Proves: nginx accepts the rendered config (nginx -t); the chart's init script renders the API-key
+map; requests without or with a wrong key get 401, unknown models 404; the canary split, measured
+by the model_version each real server puts in its V2 answer, is 10% within the
+bounds of the binomial (600 requests: 33..87 on the canary, ±3.7 sd); the per-client rate limit
+(100 r/s, burst 200) answers 429 past the burst while another client is still served; gRPC
+ModelInfer reaches the model by its x-model-name through nginx's HTTP/2 listener.
+
+Adapted for 127.0.0.1 (engines.start_gateway): the listen ports 8080/8081/8090 -> free ports, the
+pod paths -> a temporary directory, each model Service DNS name -> a loopback address
+(127.0.0.2..5), the fixed upstream ports 8080/8081 -> the MLServers' ports. Overlap:
+tests/charts/test_gateway.py runs nginx with chart values (30% canary, stand-in Python backends,
+gRPC status codes with no backend); this test uses a site's render and real model servers, and
+adds gRPC inference and the 503 of a missing server."""
+
+from __future__ import annotations
+
+from tests.realengines import engines, models
+from tests.realengines.engines import API_KEY, PROD_3_NODES
+
+BACKENDS = {  # rendered Service DNS name -> loopback address of its local server
+    engines.host_of("model-serving", "demand-forecast"): "127.0.0.2",
+    engines.host_of("model-serving", "demand-forecast-canary"): "127.0.0.3",
+    engines.host_of("model-serving", "sensor-anomaly"): "127.0.0.4",
+    engines.host_of("model-serving", "defect-vision"): "127.0.0.5",   # nothing listens: Triton is not here
+}
+ROW = [[4.0, 2.0, 1.0]]
+
+
+def test_nginx_routes_auth_canary_rate_limit_and_grpc_to_real_model_servers(tmp_path) -> None:
+    engines.require("nginx", "mlserver")
+    site = engines.rendered_site(*PROD_3_NODES)
+    http_port, grpc_port = engines.free_port(), engines.free_port()
+    with engines.processes() as procs:
+        for release, deployment, write, host in (
+            ("model-demand-forecast", "demand-forecast", models.demand_forecast(1, 20), "127.0.0.2"),
+            ("model-demand-forecast", "demand-forecast-canary", models.demand_forecast(2, 40), "127.0.0.3"),
+            ("model-sensor-anomaly", "sensor-anomaly", models.sensor_anomaly, "127.0.0.4"),
+        ):
+            engines.start_mlserver(site[release], deployment, tmp_path / deployment, procs, write, host=host,
+                                   ports={"http_port": http_port, "grpc_port": grpc_port,
+                                          "metrics_port": engines.free_port()})
+        _, ports = engines.start_gateway(site["gateway"], tmp_path / "gateway", procs, [API_KEY], BACKENDS,
+                                         upstream_port=http_port, grpc_upstream_port=grpc_port)
+        base = f"http://127.0.0.1:{ports['http']}"
+        infer = {"inputs": [{"name": "input-0", "shape": [1, 3], "datatype": "FP64", "data": ROW[0]}]}
+        bearer = {"Authorization": f"Bearer {API_KEY}"}
+
+        assert engines.http(f"{base}/v2/health/ready")[0] == 200
+        assert engines.http(f"{base}/v2/models/demand-forecast/infer", infer)[0] == 401
+        assert engines.http(f"{base}/v2/models/demand-forecast/infer", infer, {"x-api-key": API_KEY + "x"})[0] == 401
+        assert engines.http(f"{base}/v2/models/nope/infer", infer, bearer)[0] == 404
+        status, answer = engines.http(f"{base}/v2/models/sensor-anomaly/infer",
+                                      {"inputs": [{"name": "input-0", "shape": [1, 5], "datatype": "FP64",
+                                                   "data": [35.0, 18.0, 180.0, 40.0, 180.0]}]},
+                                      {"x-api-key": API_KEY})
+        assert status == 200 and answer["outputs"][0]["data"] == [1.0], answer
+        assert engines.http(f"{base}/v2/models/defect-vision/infer", infer, bearer)[0] == 503
+
+        # Canary split, from 6 client addresses (each stays far below its own rate limit).
+        versions = []
+        for i in range(600):
+            status, answer = engines.http(f"{base}/v2/models/demand-forecast/infer", infer, bearer,
+                                          source=f"127.0.0.{10 + i % 6}")
+            assert status == 200, answer
+            assert answer["model_name"] == "demand-forecast"
+            versions.append(answer["model_version"])
+        canary = versions.count("v13")
+        assert versions.count("v12") + canary == 600
+        assert 33 <= canary <= 87, f"10% of 600 expected on the canary (v13), got {canary}"
+
+        # Rate limit per client: one address hammering gets 429 past its burst; another is not limited.
+        codes = [engines.http(f"{base}/v2/models/sensor-anomaly/infer", infer, source="127.0.0.20")[0]
+                 for _ in range(500)]
+        assert codes[:150].count(429) == 0 and codes.count(429) >= 100, codes.count(429)
+        assert set(codes) == {401, 429}, "limit_req runs before the key check"
+        assert engines.http(f"{base}/v2/models/sensor-anomaly/infer", infer, source="127.0.0.21")[0] == 401
+
+        # gRPC through the gateway's HTTP/2 listener, routed by x-model-name.
+        target = f"127.0.0.1:{ports['grpc']}"
+        code, reply = models.grpc_infer(target, "sensor-anomaly", API_KEY, [[35.0, 18.0, 180.0, 40.0, 180.0]])
+        assert code == 0 and reply["data"] == [1.0] and reply["version"] == "v3", reply
+        assert models.grpc_infer(target, "sensor-anomaly", None, [[1.0] * 5])[0] == 16   # UNAUTHENTICATED
+        assert models.grpc_infer(target, "nope", API_KEY, [[1.0] * 5])[0] == 5           # NOT_FOUND

@@ -1,0 +1,146 @@
+"""charts/siddhi on the real Siddhi engine (siddhi-core 5.1.21, siddhi-map-json, siddhi-map-keyvalue
+from Maven Central), through the chart's own start.sh (the inference auth header derived from the
+API-key Secret) with the rendered apps and runner config.
+
+What is substituted, and why: the app's transports are published only to WSO2's Maven repository,
+which no machine here (nor CI) can reach, so tools/engines/harness registers stand-ins under the
+names the app uses, each on the real peer engine:
+  - source/sink `kafka` (siddhi-io-kafka): the Kafka 4.1.1 client against the real broker;
+  - sink `http-call` / source `http-call-response` (siddhi-io-http): Java's HTTP client against the
+    real nginx gateway and MLServer, responses mapped back with the `trp:` request attributes;
+  - store `redis` (siddhi-store-redis): Jedis against the real redis-server, a hash per primary key;
+  - sink `prometheus` (siddhi-io-prometheus): a counter served in Prometheus' text format.
+The runner's Carbon/OSGi shell (runner.sh) is replaced by edgeai.engines.SiddhiRunner, which runs
+`-Dapps=DIR` on siddhi-core and honours the chart's `state.persistence` section.
+The JSON and key-value mappers, the queries, windows, partitions, patterns, tables and the `${...}`
+resolution of the secrets are Siddhi's own.
+
+Adapted for 127.0.0.1: the Kafka, gateway and Redis Service names and ports, the metrics listen
+address, and the state directory /var/lib/siddhi/state."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+import pytest
+
+from tests.realengines import engines, sensors
+from tests.realengines.engines import API_KEY, LOCAL, PROD_3_NODES, REDIS_PASSWORD
+
+
+@pytest.mark.parametrize("site", [LOCAL, PROD_3_NODES], ids=lambda s: "/".join(s))
+def test_every_shipped_app_compiles_on_siddhi_with_its_secrets_from_the_environment(site, tmp_path) -> None:
+    engines.require("java", "siddhi")
+    apps = engines.config_map(engines.rendered_site(*site)["siddhi"], "siddhi-apps")
+    shipped = sorted(p.name for p in (engines.paths.CHARTS / "siddhi" / "apps").glob("*.siddhi"))
+    assert sorted(apps) == shipped
+    for name, text in apps.items():
+        (tmp_path / name).write_text(text)
+    cmd = ["java", "-cp", engines.harness_classpath(), "edgeai.engines.SiddhiRunner", f"-Dapps={tmp_path}",
+           "--validate"]
+    env = {"PATH": os.environ["PATH"], "REDIS_PASSWORD": REDIS_PASSWORD, "INFERENCE_AUTH_VALUE": f"Bearer {API_KEY}"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    assert proc.stdout.count("edgeai-harness: valid ") == len(apps)
+    # Without the Secret-fed variables the runner refuses the app (Siddhi resolves ${...} itself).
+    env.pop("REDIS_PASSWORD")
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert proc.returncode != 0 and "REDIS_PASSWORD" in proc.stderr
+
+
+def test_app_turns_events_into_alerts_predictions_aggregates_and_redis_rows(local_engines, tmp_path) -> None:
+    engines.require("java", "siddhi")
+    site = local_engines
+    prefix = "cep-"
+    stream_sensors = [sensors.Sensor(f"{prefix}spike", "spike", event_at=1),
+                      sensors.Sensor(f"{prefix}zscore", "zscore", event_at=4),
+                      *[sensors.Sensor(f"{prefix}normal-{i}") for i in range(4)]]
+    with engines.processes() as procs:
+        runner = site.siddhi(tmp_path / "siddhi", procs).start()
+        consumers = {t: engines.Consumer(site.kafka.bootstrap, t, tmp_path / f"{t}.log")
+                     for t in ("alerts", "predictions", "aggregates")}
+        producer = engines.Producer(site.kafka.bootstrap, "sensor-events", tmp_path / "producer.log", acks="all")
+        try:
+            stream = sensors.SensorStream(producer, stream_sensors, per_tick=5)
+            stream.run(seconds=13)   # the app emits features every 10 s per sensor: one emission
+            producer.wait_acked()
+
+            def arrived(records) -> bool:
+                got = sensors.alerts_of(records, prefix)
+                spike_kinds = {a["kind"] for a in got.get(f"{prefix}spike", [])}
+                return {"rule", "model"} <= spike_kinds and bool(got.get(f"{prefix}zscore"))
+
+            alerts = consumers["alerts"].wait_for(arrived, "the spike's and the z-score's alerts", 30)
+            time.sleep(2)
+            by_sensor = sensors.alerts_of(consumers["alerts"].records, prefix)
+            assert set(by_sensor) == {f"{prefix}spike", f"{prefix}zscore"}, by_sensor
+            spike = by_sensor[f"{prefix}spike"]
+            assert {a["kind"] for a in spike} == {"rule", "model"}
+            model = next(a for a in spike if a["kind"] == "model")
+            assert model["score"] == 1.0 and model["maxValue"] == 180.0
+            (zscore,) = by_sensor[f"{prefix}zscore"]
+            assert zscore["kind"] == "rule" and zscore["zScore"] > 3.0 and zscore["maxValue"] == 40.0
+            assert len(alerts) >= 3
+
+            predictions = [r for r in consumers["predictions"].records if r.key and r.key.startswith(prefix)]
+            assert {r.key for r in predictions} == {s.name for s in stream_sensors}
+            for r in predictions:
+                event = r.json()["event"]
+                assert event["model"] == "sensor-anomaly"
+                assert event["score"] == (1.0 if r.key == f"{prefix}spike" else 0.0), event
+            aggregates = {r.key: r.json()["event"] for r in consumers["aggregates"].records
+                          if r.key and r.key.startswith(prefix)}
+            assert set(aggregates) == {s.name for s in stream_sensors}
+            assert aggregates[f"{prefix}spike"]["maxValue"] == 180.0
+            assert aggregates[f"{prefix}spike"]["windowSeconds"] == 60
+
+            # Redis: one hash per sensor in each table, written with the Secret's password.
+            for s in stream_sensors:
+                row = site.redis_hash(f"sensor_aggregates:{s.name}")
+                assert row["sensorId"] == s.name and int(row["eventCount"]) >= 1, row
+                assert site.redis_hash(f"sensor_predictions:{s.name}")["model"] == "sensor-anomaly"
+            metrics = runner.metrics()
+            assert metrics["ingested"] >= sum(s.sent for s in stream_sensors)
+            assert metrics["features"] >= len(stream_sensors) and metrics["predicted"] >= len(stream_sensors)
+            assert metrics["alerted"] >= 3
+        finally:
+            producer.close()
+            for c in consumers.values():
+                c.close()
+
+
+class RestoreFailed(AssertionError):
+    """The restarted runner could not restore the persisted revision."""
+
+
+@pytest.mark.xfail(strict=True, raises=RestoreFailed, reason=(
+    "siddhi-core 5.1.x (seen in 5.1.5 and 5.1.21) cannot restore stdDev() state: its snapshot holds "
+    "Doubles, its restore casts them to Long (ClassCastException). The shipped app's features use "
+    "stdDev(value) and the chart persists state by default (persistence.enabled), so once a revision "
+    "exists a restarted runner fails to restore the app."))
+def test_a_restarted_runner_restores_the_persisted_state(local_engines, tmp_path) -> None:
+    engines.require("java", "siddhi")
+    site = local_engines
+    prefix = "restore-"
+    with engines.processes() as procs:
+        runner = site.siddhi(tmp_path / "siddhi", procs).start()
+        producer = engines.Producer(site.kafka.bootstrap, "sensor-events", tmp_path / "producer.log", acks="all")
+        try:
+            sensors.SensorStream(producer, [sensors.Sensor(f"{prefix}{i}") for i in range(3)], per_tick=5).run(3)
+            producer.wait_acked()
+            engines.Proc.wait_for(runner.proc, lambda: runner.metrics().get("ingested", 0) > 0, "ingestion", 30)
+            revision = runner.backup("sensor-anomaly")
+            assert revision
+            runner.proc.stop()      # SIGTERM: the consumer leaves its group, the next runner is not held up
+            try:
+                runner.start()      # the chart's persistence: restore the last revision, then run
+            except AssertionError:
+                log = runner.proc.log.read_text()
+                if "CannotRestoreSiddhiAppStateException" in log and "StdDevAttributeAggregatorExecutor" in log:
+                    raise RestoreFailed(log[-3000:]) from None
+                raise
+            assert f"restored revision {revision}" in runner.proc.log.read_text()
+        finally:
+            producer.close()
