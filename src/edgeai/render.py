@@ -50,8 +50,8 @@ def merged_values(release: Release) -> dict[str, Any]:
 
 
 def check_values(site: Site, release: Release) -> list[Problem]:
-    """The release's values against its chart's values.schema.json, before helm sees them,
-    so that a typo in components.<name> is reported at its file and line."""
+    """The release's values against its chart's values.schema.json, located: when helm refuses a
+    release's values, this says which file and line of components.<name> is at fault."""
     from edgeai.schemas import explain
 
     problems = []
@@ -100,31 +100,6 @@ class RenderResult:
     objects: list[dict[str, Any]]
     error: str | None = None
     schema: tuple[SchemaFinding, ...] = ()
-
-
-class HelmRenderer:
-    """One `helm template` process per release: the reference, and the fallback without the engine.
-    It renders only; object schemas are checked by the engine."""
-
-    def __init__(self, workers: int = 4):
-        self.workers = workers
-
-    def __enter__(self) -> HelmRenderer:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        pass
-
-    def _one(self, request) -> RenderResult:
-        env, release = request
-        try:
-            return RenderResult(render_release(env, release).objects)
-        except helm.HelmError as err:
-            return RenderResult([], error=str(err))
-
-    def render_many(self, requests):
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            yield from pool.map(self._one, requests)
 
 
 class EngineRenderer:

@@ -20,9 +20,11 @@ def _status(f: Finding) -> str:
 def _summary(r: Report) -> str:
     warnings = sum(1 for f in r.findings if f.severity == "warning" and not f.waived)
     waived = sum(1 for f in r.findings if f.waived)
+    unchecked = (f"; not schema-checked (no schema for the kind): "
+                 f"{', '.join(f'{n} {kind}' for kind, n in sorted(r.unchecked.items()))}" if r.unchecked else "")
     return (f"{len(r.sites)} site(s), {r.releases} release(s), {r.objects} object(s): "
             f"{len(r.problems)} input error(s), {len(r.errors)} violation(s), {warnings} warning(s), "
-            f"{waived} waived")
+            f"{waived} waived{unchecked}")
 
 
 def table(r: Report) -> str:

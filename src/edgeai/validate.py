@@ -29,6 +29,7 @@ class Report:
     releases: int = 0
     objects: int = 0
     changes: dict[str, ObjectChanges] = field(default_factory=dict)  # env/site -> objects a change alters
+    unchecked: dict[str, int] = field(default_factory=dict)  # custom kinds no schema covers -> objects
 
     @property
     def errors(self) -> list[Finding]:
@@ -40,7 +41,8 @@ class Report:
 
     def as_dict(self) -> dict:
         return {"ok": self.exit_code == 0, "sites": self.sites, "releases": self.releases,
-                "objects": self.objects, "inputErrors": [p.as_dict() for p in self.problems],
+                "objects": self.objects, "unchecked": self.unchecked,
+                "inputErrors": [p.as_dict() for p in self.problems],
                 "violations": [asdict(f) for f in self.findings]}
 
 
@@ -111,6 +113,7 @@ def validate(envs: Iterable[Environment], selection: Selection = Selection(), re
     with renderer:
         for env in envs:
             validate_environment(env, selection, report, renderer, today or dt.date.today(), progress, on_site)
+    report.unchecked = dict(getattr(renderer, "unchecked", {}))
     return report
 
 

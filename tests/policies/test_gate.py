@@ -98,3 +98,11 @@ def test_cli_outputs(root: Path, tmp_path_factory, capsys) -> None:
     assert cli.main(["--environments", str(root), "validate", "--markdown"]) == 1
     md = capsys.readouterr().out
     assert "EAI-NET-002" in md and "*Why:*" in md and "*Fix:*" in md and "local/local" in md
+
+
+def test_custom_resources_without_a_schema_are_reported_unchecked(root: Path, capsys) -> None:
+    append(root, "components:\n  model-serving:\n    seldonCore2:\n      enabled: true\n")
+    report = run(root)
+    assert report.unchecked.get("Model", 0) >= 1
+    assert cli.main(["--environments", str(root), "validate"]) in (0, 1)
+    assert "not schema-checked (no schema for the kind)" in capsys.readouterr().out

@@ -8,7 +8,7 @@ import io
 
 import yaml
 
-from edgeai import catalog, cli, composition, paths, render
+from edgeai import catalog, cli, composition, paths, render, validate
 from edgeai.layers import deep_merge
 from stacks.edge_site import argocd
 
@@ -70,14 +70,25 @@ def test_applications_equal_what_edgeai_render_prints(site_case) -> None:
         assert spec["source"]["helm"]["valuesObject"] == argocd.helm_values(r["values"])
 
 
-def test_validate_renders_the_same_releases(site_case, monkeypatch) -> None:
-    """`edgeai validate` renders `render.render_site(env, site)`, which composes the site itself:
-    capture the releases it would hand to helm and compare them with the Applications."""
+def test_validate_renders_the_same_releases(site_case) -> None:
+    """Record the releases `edgeai validate` hands to its renderer for the site and compare them
+    with the Applications."""
     env, site, run = site_case
     seen = []
-    monkeypatch.setattr(render, "render_release", lambda e, r: seen.append(r) or render.RenderedRelease(r, []))
-    render.render_site(env, site)  # renders in parallel threads: compare in sync-wave order
-    seen.sort(key=lambda r: (r.sync_wave, r.name))
+
+    class Recording:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return None
+
+        def render_many(self, requests):
+            for _, release in requests:
+                seen.append(release)
+                yield render.RenderResult([])
+
+    validate.validate([env], validate.Selection(site=site.name), renderer=Recording())
     apps = _applications(run)
     assert [r.name for r in seen] == list(apps)
     assert all(apps[r.name]["source"]["helm"]["valuesObject"] == argocd.helm_values(r.values) for r in seen)
