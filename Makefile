@@ -16,7 +16,7 @@ up: setup
 	.venv/bin/edgeai up --env $(ENV) --site $(SITE)
 
 test: setup
-	.venv/bin/ruff check .
-	.venv/bin/pytest
+	@scripts/phase.sh lint .venv/bin/ruff check .
+	@scripts/phase.sh tests .venv/bin/pytest --durations=15
 
 .PHONY: help setup up test

@@ -10,13 +10,13 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 stamp=.venv/.installed
 if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e '.[dev]'
+  scripts/phase.sh python-packages bash -c ".venv/bin/python -m pip install --quiet --upgrade pip &&
+    .venv/bin/python -m pip install --quiet -e '.[dev]'"
   touch "$stamp"
 fi
-bash scripts/bootstrap-tools.sh
+scripts/phase.sh tools bash scripts/bootstrap-tools.sh
 
 # Real engines that tests start on 127.0.0.1 with the configuration the charts render
 # (Kafka and Siddhi from Maven Central, MLServer from PyPI, promtool from its Go module,
 # redis-server and nginx from Debian).
-bash scripts/install-engines.sh
+scripts/phase.sh engines bash scripts/install-engines.sh
