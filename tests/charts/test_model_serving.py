@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from edgeai import helm, paths
+from edgeai import helm, paths, tools
 from tests.charts.conftest import (
     assert_requests_and_limits,
     assert_restricted,
@@ -462,7 +462,11 @@ def test_seldon_core2_mode_renders_model_crs_instead_of_deployments():
 
 # --- the real MLServer -----------------------------------------------------------------------------
 
-MLSERVER_BIN = os.environ.get("EDGEAI_MLSERVER") or shutil.which("mlserver")
+# MLServer's own venv from scripts/install-engines.sh, else one on PATH (or $EDGEAI_MLSERVER).
+_CACHED_MLSERVER = (paths.CACHE / "engines" / f"mlserver-{tools.pinned_versions()['MLSERVER_VERSION']}"
+                    / "venv" / "bin" / "mlserver")
+MLSERVER_BIN = (os.environ.get("EDGEAI_MLSERVER") or (str(_CACHED_MLSERVER) if _CACHED_MLSERVER.is_file() else None)
+                or shutil.which("mlserver"))
 
 
 @pytest.mark.skipif(

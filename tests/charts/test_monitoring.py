@@ -4,6 +4,7 @@ dashboards, secrets, probes and Pod Security `restricted`."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from edgeai import helm, paths
+from edgeai import helm, paths, tools
 from tests.charts.conftest import (
     PROBES,
     assert_probes_on_declared_ports,
@@ -275,9 +276,15 @@ def test_promtool_unit_tests_cover_every_alert_firing_and_quiet() -> None:
 
 
 def _promtool() -> str:
+    """The promtool of the chart's Prometheus version (scripts/install-engines.sh builds it)."""
+    pinned = paths.CACHE / "tools" / "promtool" / tools.pinned_versions()["PROMETHEUS_VERSION"] / "bin" / "promtool"
+    if pinned.is_file():
+        return str(pinned)
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"promtool is missing ({pinned}); install it with: bash scripts/install-engines.sh")
     tool = shutil.which("promtool")
     if not tool:
-        pytest.skip("promtool not installed (Debian package `prometheus`)")
+        pytest.skip("promtool not installed: bash scripts/install-engines.sh")
     return tool
 
 
