@@ -213,10 +213,7 @@ def test_failing_upgrade_rolls_back_and_keeps_volumes_and_secrets(local_cluster,
         {k: v for k, v in secrets.items() if "sh.helm.release" not in k}
 
 
-RELEASES_WITH_VOLUMES = ["kafka", "redis", "monitoring",
-                         pytest.param("siddhi", marks=pytest.mark.xfail(
-                             strict=True, reason="charts/siddhi renders its siddhi-state PVC as a release "
-                             "object without helm.sh/resource-policy: keep, so helm uninstall deletes it"))]
+RELEASES_WITH_VOLUMES = ["kafka", "redis", "monitoring", "siddhi"]
 
 
 @pytest.mark.parametrize("release", RELEASES_WITH_VOLUMES)
