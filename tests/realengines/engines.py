@@ -440,9 +440,21 @@ def kafka_bin(root: Path) -> Path:
     bin_dir.mkdir(parents=True, exist_ok=True)
     for name, (opts, main) in _KAFKA_SHIMS.items():
         script = bin_dir / name
-        script.write_text(f'#!/bin/sh\nexec java {opts} $KAFKA_LOG4J_OPTS -cp "{kafka_libs()}/*" {main} "$@"\n')
-        script.chmod(0o755)
+        shared_file(script, f'#!/bin/sh\nexec java {opts} $KAFKA_LOG4J_OPTS -cp "{kafka_libs()}/*" {main} "$@"\n',
+                    mode=0o755)
     return bin_dir
+
+
+def shared_file(path: Path, text: str, mode: int = 0o644) -> None:
+    """Write a file that running processes may be reading: unchanged files are left alone, others replaced
+    whole. (Rewriting a shim in place while a broker's start.sh ran it let /bin/sh read it empty and
+    "succeed" without formatting the volume: the broker then died with no meta.properties.)"""
+    if path.exists() and path.read_text() == text:
+        return
+    staged = path.with_name(path.name + ".tmp")
+    staged.write_text(text)
+    staged.chmod(mode)
+    staged.replace(path)
 
 
 @dataclass
@@ -475,7 +487,7 @@ class KafkaCluster:
 
     def _log4j(self) -> dict[str, str]:
         path = self.root / "log4j2.properties"
-        path.write_text(config_map(self.objects, "kafka")["log4j2.properties"])
+        shared_file(path, config_map(self.objects, "kafka")["log4j2.properties"])
         return {"/etc/kafka/edgeai/log4j2.properties": str(path)}
 
     def start(self, timeout: float = 120) -> KafkaCluster:
