@@ -168,18 +168,9 @@ def crash_recovery(site: engines.LocalSite, runner: engines.SiddhiRunner, work: 
     time.sleep(3)
     killed = time.monotonic()
     runner.proc.kill()
-    restore = "restored"
-    try:
-        runner.start(wait_assigned=False)
-    except AssertionError:
-        if "CannotRestoreSiddhiAppStateException" not in runner.proc.log.read_text():
-            raise
-        # siddhi-core 5.1.x cannot restore stdDev() state (see test_siddhi_engine.py): start on an
-        # empty state, as an operator wiping the state volume would.
-        restore = "restore FAILED (stdDev state), restarted on an empty state"
-        state = runner.root / "state"
-        state.rename(runner.root / f"state.failed-{int(time.time())}")
-        runner.start(wait_assigned=False)
+    runner.start(wait_assigned=False)       # restores the last persisted revision, if any
+    restore = ("state restored" if "restored revision" in runner.proc.log.read_text()
+               else "no revision persisted yet: started empty")
     ready = time.monotonic() - killed
     runner.proc.wait_for_log("partition(s)", 300)
     assigned = time.monotonic() - killed

@@ -3,7 +3,7 @@
 # charts render (see docs in tests/realengines/README.md). Idempotent and cached:
 #
 #   ~/.cache/edgeai/engines/kafka-<v>/libs        Apache Kafka (broker, storage tool, CLIs) from Maven Central
-#   ~/.cache/edgeai/engines/siddhi-<v>/libs       Siddhi engine + JSON/key-value mappers + Kafka/Redis clients (Maven Central)
+#   ~/.cache/edgeai/engines/siddhi-<v>/libs       Siddhi engine + JSON/key-value mappers + math functions + Kafka/Redis clients (Maven Central)
 #   ~/.cache/edgeai/engines/mlserver-<v>/venv     MLServer + runtimes, and onnxruntime/skl2onnx for the Triton check (PyPI)
 #   ~/.cache/edgeai/tools/promtool/<v>/bin        promtool built from the Prometheus Go module of the chart's Prometheus
 #   Debian packages                               redis-server, nginx, curl (when missing)
@@ -42,7 +42,8 @@ maven_profile() { # profile dir
   mvn -q -B -Dstyle.color=never -f "$root/tools/engines/pom.xml" -s "$root/tools/engines/settings.xml" -P "$profile" \
     -Dkafka.version="$KAFKA_VERSION" -Dsiddhi.version="$SIDDHI_VERSION" \
     -Dsiddhi-map-json.version="$SIDDHI_MAP_JSON_VERSION" \
-    -Dsiddhi-map-keyvalue.version="$SIDDHI_MAP_KEYVALUE_VERSION" -Djedis.version="$JEDIS_VERSION" \
+    -Dsiddhi-map-keyvalue.version="$SIDDHI_MAP_KEYVALUE_VERSION" \
+    -Dsiddhi-execution-math.version="$SIDDHI_EXECUTION_MATH_VERSION" -Djedis.version="$JEDIS_VERSION" \
     dependency:copy-dependencies -DoutputDirectory="$dir.partial/libs"
 }
 
@@ -58,7 +59,7 @@ install_kafka() {
 install_siddhi() {
   local dir=$engines/siddhi-$SIDDHI_VERSION stamp
   stamp=$(fingerprint siddhi "$SIDDHI_VERSION" "$SIDDHI_MAP_JSON_VERSION" "$SIDDHI_MAP_KEYVALUE_VERSION" \
-          "$JEDIS_VERSION" "$KAFKA_VERSION")
+          "$SIDDHI_EXECUTION_MATH_VERSION" "$JEDIS_VERSION" "$KAFKA_VERSION")
   if done_already "$dir" "$stamp"; then log "siddhi $SIDDHI_VERSION: cached ($dir)"; return; fi
   log "siddhi $SIDDHI_VERSION: resolving io.siddhi:siddhi-core, the mappers and the bridge clients"
   maven_profile siddhi "$dir"

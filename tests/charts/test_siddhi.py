@@ -60,7 +60,7 @@ def test_defaults_render_the_runner_with_its_objects():
 
 def test_app_is_rendered_with_the_values_substituted():
     values = {
-        "kafka": {"bootstrapServers": "broker-0.kafka:9093", "groupId": "cep-7",
+        "kafka": {"bootstrapServers": "broker-0.kafka:9093", "groupId": "cep-7", "sessionTimeoutMs": 15000,
                   "topics": {"input": "raw-in", "alerts": "al-out", "aggregates": "agg-out",
                              "predictions": "pred-out"}},
         "inference": {"url": "http://gw.example.svc:8080/", "model": "pump-model", "inputName": "features"},
@@ -72,6 +72,7 @@ def test_app_is_rendered_with_the_values_substituted():
     assert "@App:name('sensor-anomaly')" in app
     assert "bootstrap.servers='broker-0.kafka:9093'" in app
     assert "topic.list='raw-in'" in app and "group.id='cep-7'" in app
+    assert "optional.configuration='session.timeout.ms:15000,heartbeat.interval.ms:5000'" in app
     for topic in ("al-out", "agg-out", "pred-out"):
         assert f"topic='{topic}'" in app
     assert "publisher.url='http://gw.example.svc:8080/v2/models/pump-model/infer'" in app
@@ -237,6 +238,7 @@ def test_metrics_can_be_turned_off():
 @pytest.mark.parametrize("values", [
     {"bogus": 1},
     {"kafka": {"topics": {"inptu": "x"}}},
+    {"kafka": {"sessionTimeoutMs": 1000}},      # below the brokers' group.min.session.timeout.ms
     {"inference": {"url": "http://x", "model": "m", "apiKey": {"secret": "x"}}},
     {"image": {"repository": "siddhiio/siddhi-runner-alpine", "tag": "latest"}},
     {"extraJars": [{"name": "x", "path": "/jars", "image": {"repository": "r", "tag": "1"}, "into": "lib"}]},

@@ -30,9 +30,10 @@ def test_engine_pins_match_the_charts_images() -> None:
 def test_maven_pins_are_passed_to_the_pom_not_duplicated_in_it() -> None:
     pom = (paths.ROOT / "tools" / "engines" / "pom.xml").read_text()
     for prop in ("kafka.version", "siddhi.version", "siddhi-map-json.version", "siddhi-map-keyvalue.version",
-                 "jedis.version"):
+                 "siddhi-execution-math.version", "jedis.version"):
         assert f"${{{prop}}}" in pom and f"<{prop}>" not in pom, prop
     script = engines.INSTALL_SCRIPT.read_text()
     for prop, pin in (("kafka.version", "KAFKA_VERSION"), ("siddhi.version", "SIDDHI_VERSION"),
+                      ("siddhi-execution-math.version", "SIDDHI_EXECUTION_MATH_VERSION"),
                       ("jedis.version", "JEDIS_VERSION")):
         assert re.search(rf'-D{re.escape(prop)}="\${pin}"', script), prop

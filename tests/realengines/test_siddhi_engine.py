@@ -1,5 +1,5 @@
-"""charts/siddhi on the real Siddhi engine (siddhi-core 5.1.21, siddhi-map-json, siddhi-map-keyvalue
-from Maven Central), through the chart's own start.sh (the inference auth header derived from the
+"""charts/siddhi on the real Siddhi engine (siddhi-core 5.1.21, siddhi-map-json, siddhi-map-keyvalue,
+siddhi-execution-math from Maven Central), through the chart's own start.sh (the inference auth header derived from the
 API-key Secret) with the rendered apps and runner config.
 
 What is substituted, and why: the app's transports are published only to WSO2's Maven repository,
@@ -21,6 +21,7 @@ address, and the state directory /var/lib/siddhi/state."""
 from __future__ import annotations
 
 import os
+import statistics
 import subprocess
 import time
 
@@ -111,36 +112,49 @@ def test_app_turns_events_into_alerts_predictions_aggregates_and_redis_rows(loca
                 c.close()
 
 
-class RestoreFailed(AssertionError):
-    """The restarted runner could not restore the persisted revision."""
-
-
-@pytest.mark.xfail(strict=True, raises=RestoreFailed, reason=(
-    "siddhi-core 5.1.x (seen in 5.1.5 and 5.1.21) cannot restore stdDev() state: its snapshot holds "
-    "Doubles, its restore casts them to Long (ClassCastException). The shipped app's features use "
-    "stdDev(value) and the chart persists state by default (persistence.enabled), so once a revision "
-    "exists a restarted runner fails to restore the app."))
-def test_a_restarted_runner_restores_the_persisted_state(local_engines, tmp_path) -> None:
+def test_a_restarted_runner_restores_the_persisted_window_state(local_engines, tmp_path) -> None:
+    """The chart persists state by default: a runner restarted on the state volume carries on with the
+    sensors' windows, so its next features count the events from before the restart (and the standard
+    deviation the app derives from the restored moments matches the whole window's)."""
     engines.require("java", "siddhi")
     site = local_engines
     prefix = "restore-"
+    restored_sensors = [sensors.Sensor(f"{prefix}{i}") for i in range(3)]
     with engines.processes() as procs:
         runner = site.siddhi(tmp_path / "siddhi", procs).start()
         producer = engines.Producer(site.kafka.bootstrap, "sensor-events", tmp_path / "producer.log", acks="all")
+        aggregates = engines.Consumer(site.kafka.bootstrap, "aggregates", tmp_path / "aggregates.log")
         try:
-            sensors.SensorStream(producer, [sensors.Sensor(f"{prefix}{i}") for i in range(3)], per_tick=5).run(3)
+            stream = sensors.SensorStream(producer, restored_sensors, per_tick=5)
+            stream.run(3)                               # values 20, 21, 22: five of each per sensor
             producer.wait_acked()
-            engines.Proc.wait_for(runner.proc, lambda: runner.metrics().get("ingested", 0) > 0, "ingestion", 30)
+            engines.Proc.wait_for(runner.proc, lambda: runner.metrics().get("ingested", 0) >= 45, "ingestion", 30)
             revision = runner.backup("sensor-anomaly")
             assert revision
             runner.proc.stop()      # SIGTERM: the consumer leaves its group, the next runner is not held up
-            try:
-                runner.start()      # the chart's persistence: restore the last revision, then run
-            except AssertionError:
-                log = runner.proc.log.read_text()
-                if "CannotRestoreSiddhiAppStateException" in log and "StdDevAttributeAggregatorExecutor" in log:
-                    raise RestoreFailed(log[-3000:]) from None
-                raise
+            runner.start()          # the chart's persistence: restore the last revision, then run
             assert f"restored revision {revision}" in runner.proc.log.read_text()
+            restarted_ms = time.time() * 1000
+            stream.send_tick()                          # five more 20s, well inside the 60 s window
+            producer.wait_acked()
+            values = [20.0] * 10 + [21.0] * 5 + [22.0] * 5     # 15 restored + 5 new, per sensor
+
+            def latest_after_restart(records) -> dict[str, dict]:
+                return {r.key: r.json()["event"] for r in records if r.key and r.key.startswith(prefix)
+                        and r.json()["event"]["updatedAt"] >= restarted_ms}
+
+            def counted_all(records) -> bool:
+                latest = latest_after_restart(records)
+                return len(latest) == len(restored_sensors) and all(
+                    e["eventCount"] == len(values) for e in latest.values())
+
+            try:
+                records = aggregates.wait_for(counted_all, "features over the restored and the new events", 40)
+            except AssertionError as e:
+                raise AssertionError(f"{e}\nlatest aggregates: {latest_after_restart(aggregates.records)}") from None
+            for event in latest_after_restart(records).values():
+                assert event["avgValue"] == pytest.approx(statistics.fmean(values)), event
+                assert event["stdValue"] == pytest.approx(statistics.pstdev(values)), event
         finally:
             producer.close()
+            aggregates.close()

@@ -30,6 +30,8 @@ container's environment when it deploys the app.
 {{- $v := .Values -}}
 KAFKA_BOOTSTRAP_SERVERS: {{ $v.kafka.bootstrapServers | quote }}
 KAFKA_GROUP_ID: {{ $v.kafka.groupId | quote }}
+KAFKA_SESSION_TIMEOUT_MS: {{ $v.kafka.sessionTimeoutMs | int | quote }}
+KAFKA_HEARTBEAT_INTERVAL_MS: {{ div (int $v.kafka.sessionTimeoutMs) 3 | quote }}
 TOPIC_INPUT: {{ $v.kafka.topics.input | quote }}
 TOPIC_ALERTS: {{ $v.kafka.topics.alerts | quote }}
 TOPIC_AGGREGATES: {{ $v.kafka.topics.aggregates | quote }}
