@@ -13,7 +13,7 @@ WORKLOADS = frozenset({"Pod", "Deployment", "StatefulSet", "DaemonSet", "Replica
 LONG_RUNNING = frozenset({"Deployment", "StatefulSet", "DaemonSet"})
 
 __all__ = ["pod_spec", "quantity", "containers", "labels", "name", "namespace", "ref", "matches", "hpa_targets",
-           "declared_ports", "pod_labels", "replicas", "WORKLOADS", "LONG_RUNNING"]
+           "declared_ports", "pod_labels", "replicas", "config_refs", "WORKLOADS", "LONG_RUNNING"]
 
 
 def containers(spec: dict[str, Any] | None, init: bool = True) -> Iterator[dict[str, Any]]:
@@ -93,3 +93,33 @@ def declared_ports(container: dict[str, Any]) -> set:
     """Names and numbers of a container's ports (probes and annotations may use either)."""
     ports = container.get("ports") or []
     return {p.get("name") for p in ports} | {p.get("containerPort") for p in ports}
+
+
+def config_refs(spec: dict[str, Any] | None) -> Iterator[tuple[str, str, str]]:
+    """(kind, name, where) of every Secret and ConfigMap a pod spec needs to start: env and envFrom
+    of every container, volumes (projected ones too) and image pull secrets. References marked
+    `optional: true` are left out: the pod starts without them."""
+    if not spec:
+        return
+    for c in containers(spec):
+        for env in c.get("env") or []:
+            source = env.get("valueFrom") or {}
+            for key, kind in (("secretKeyRef", "Secret"), ("configMapKeyRef", "ConfigMap")):
+                ref_ = source.get(key)
+                if ref_ and not ref_.get("optional"):
+                    yield kind, ref_.get("name", ""), f"container {c.get('name')} env {env.get('name')}"
+        for env_from in c.get("envFrom") or []:
+            for key, kind in (("secretRef", "Secret"), ("configMapRef", "ConfigMap")):
+                ref_ = env_from.get(key)
+                if ref_ and not ref_.get("optional"):
+                    yield kind, ref_.get("name", ""), f"container {c.get('name')} envFrom"
+    for volume in spec.get("volumes") or []:
+        sources = [volume, *((volume.get("projected") or {}).get("sources") or [])]
+        for source in sources:
+            secret, config_map = source.get("secret"), source.get("configMap")
+            if secret and not secret.get("optional"):
+                yield "Secret", secret.get("secretName") or secret.get("name", ""), f"volume {volume.get('name')}"
+            if config_map and not config_map.get("optional"):
+                yield "ConfigMap", config_map.get("name", ""), f"volume {volume.get('name')}"
+    for pull in spec.get("imagePullSecrets") or []:
+        yield "Secret", pull.get("name", ""), "imagePullSecrets"

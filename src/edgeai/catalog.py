@@ -57,6 +57,37 @@ LIBRARY_CHART = "edgeai-common"
 # Kafka topics of the data path (ingest -> CEP -> alerts/aggregates).
 TOPICS = ("sensor-events", "predictions", "alerts", "aggregates")
 
+
+
+@dataclass(frozen=True)
+class SiteSecret:
+    """A Secret the site stack creates (from Pulumi secret config) for the charts to reference: charts
+    never render one. Kubernetes lets a pod read only Secrets of its own namespace, so there is a copy
+    in the namespace of every component whose pods mount it."""
+    name: str
+    keys: tuple[str, ...]
+    components: tuple[str, ...]
+
+
+SITE_SECRETS: tuple[SiteSecret, ...] = (
+    SiteSecret("redis-auth", ("password",), ("redis", "siddhi")),
+    SiteSecret("grafana-admin", ("admin-user", "admin-password"), ("monitoring",)),
+    # The CEP calls models through the gateway with the first of these keys.
+    SiteSecret("gateway-api-keys", ("keys",), ("gateway", "siddhi")),
+    SiteSecret("model-storage", ("rclone.conf",), ("model-serving",)),
+    SiteSecret("redis-snapshot-storage", ("rclone.conf",), ("redis",)),
+    # Users of a site's own Elasticsearch (file realm, created at its start) and of Kibana.
+    SiteSecret("elasticsearch-credentials",
+               ("elastic-password", "kibana-password", "log-writer-password", "metrics-password"), ("logging",)),
+    SiteSecret("log-agent-elasticsearch", ("username", "password"), ("log-agent",)),
+)
+
+
+def site_secret_copies(components: set[str] | frozenset[str]) -> list[tuple[str, SiteSecret]]:
+    """(namespace, secret) of every Secret copy a site with these components gets."""
+    return [(COMPONENTS[c].namespace, s) for s in SITE_SECRETS for c in s.components if c in components]
+
+
 # Frameworks served by each inference server (the model-serving chart maps them the same way).
 SERVERS = {
     "mlserver": ("sklearn", "xgboost", "lightgbm", "mlflow", "huggingface"),

@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from typing import Any
 
+from edgeai import catalog
 from edgeai.composition import Release, namespaces
 from edgeai.fleet import Environment, Site
 from edgeai.objects import object_ref
@@ -68,7 +69,10 @@ def environment_context(env: Environment) -> Context:
 
 
 def site_context(base: Context, site: Site, releases: list[Release], objects: list[dict[str, Any]]) -> Context:
+    provided = frozenset(("Secret", ns, secret.name)
+                         for ns, secret in catalog.site_secret_copies({r.component for r in releases}))
     return replace(base, site=site.file.data, objects=tuple(objects), namespaces=namespaces(releases),
+                   provided=provided,
                    releases=tuple({"name": r.name, "component": r.component, "namespace": r.namespace,
                                    "syncWave": r.sync_wave, "values": r.values} for r in releases))
 

@@ -112,8 +112,18 @@ _OBJECT_STORE = (
 SITE_CONFIG: tuple[ConfigKey, ...] = (
     ConfigKey("redisPassword", "Redis AUTH password (Secret redis-auth in edgeai-redis and edgeai-siddhi)"),
     ConfigKey("grafanaAdminPassword", "Grafana admin password (Secret grafana-admin)"),
-    ConfigKey("gatewayApiKeys", "API keys of the gateway, one per line (Secret gateway-api-keys)",
+    ConfigKey("gatewayApiKeys", "API keys of the gateway, one per line; the first is the CEP's "
+              "(Secret gateway-api-keys in edgeai-gateway and edgeai-siddhi)",
               example='"$(cat gateway-api-keys.txt)"'),
+    ConfigKey("logWriterPassword", "password of the Elasticsearch user edgeai_log_writer the log agent writes "
+              "as (Secrets log-agent-elasticsearch, elasticsearch-credentials); sites that ship to the "
+              "central Elasticsearch need the same user there"),
+    ConfigKey("elasticPassword", "password of the superuser elastic of a site's own Elasticsearch "
+              "(Secret elasticsearch-credentials)"),
+    ConfigKey("kibanaPassword", "password of Kibana's Elasticsearch user edgeai_kibana "
+              "(Secret elasticsearch-credentials)"),
+    ConfigKey("elasticsearchMetricsPassword", "password of the metrics exporter's Elasticsearch user "
+              "edgeai_metrics (Secret elasticsearch-credentials)"),
     *_OBJECT_STORE,
     *_CLUSTER,
     ConfigKey("org", f"Pulumi organization of the training stack (default {DEFAULT_ORG})",

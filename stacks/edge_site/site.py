@@ -26,6 +26,8 @@ from stacks.common import Builder, ClusterConfig
 from stacks.edge_site import argocd, guardrails
 
 SECRET_KEYS = tuple(k.key for k in naming.SITE_CONFIG if k.secret and k.required)
+# The logging chart's elasticsearch.security.writerUser: the log agent writes as this user.
+LOG_WRITER_USER = "edgeai_log_writer"
 
 
 @dataclass(frozen=True)
@@ -45,18 +47,24 @@ class SiteConfig:
 def site_secrets(releases: Sequence[Release], secrets: Mapping[str, pulumi.Input[str]],
                  rclone: pulumi.Input[str]) -> list[tuple[str, str, dict[str, pulumi.Input[str]]]]:
     """(namespace, Secret name, data) of every Secret the site's charts reference
-    (docs/chart-contract.md), in the namespaces of the components that mount them."""
-    specs: list[tuple[str, tuple[str, ...], dict[str, pulumi.Input[str]]]] = [
-        ("redis-auth", ("redis", "siddhi"), {"password": secrets["redisPassword"]}),
-        ("grafana-admin", ("monitoring",), {"admin-user": "admin",
-                                            "admin-password": secrets["grafanaAdminPassword"]}),
-        ("gateway-api-keys", ("gateway",), {"keys": secrets["gatewayApiKeys"]}),
-        ("model-storage", ("model-serving",), {"rclone.conf": rclone}),
-        ("redis-snapshot-storage", ("redis",), {"rclone.conf": rclone}),
-    ]
-    present = {r.component for r in releases}
-    return [(catalog.COMPONENTS[c].namespace, name, data)
-            for name, components, data in specs for c in components if c in present]
+    (catalog.SITE_SECRETS), in the namespaces of the components that mount them."""
+    data: dict[str, dict[str, pulumi.Input[str]]] = {
+        "redis-auth": {"password": secrets["redisPassword"]},
+        "grafana-admin": {"admin-user": "admin", "admin-password": secrets["grafanaAdminPassword"]},
+        "gateway-api-keys": {"keys": secrets["gatewayApiKeys"]},
+        "model-storage": {"rclone.conf": rclone},
+        "redis-snapshot-storage": {"rclone.conf": rclone},
+        "elasticsearch-credentials": {"elastic-password": secrets["elasticPassword"],
+                                      "kibana-password": secrets["kibanaPassword"],
+                                      "log-writer-password": secrets["logWriterPassword"],
+                                      "metrics-password": secrets["elasticsearchMetricsPassword"]},
+        "log-agent-elasticsearch": {"username": LOG_WRITER_USER, "password": secrets["logWriterPassword"]},
+    }
+    out = []
+    for namespace, secret in catalog.site_secret_copies({r.component for r in releases}):
+        assert tuple(data[secret.name]) == secret.keys, secret   # the catalog names the keys charts read
+        out.append((namespace, secret.name, data[secret.name]))
+    return out
 
 
 def build(env: Environment, site: Site, config: SiteConfig) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from edgeai import catalog, paths
 from edgeai.cluster.kube import KubectlError
 from edgeai.composition import compose
 from edgeai.site_objects import ALLOW_DNS, DEFAULT_DENY, LIMIT_RANGE_NAME, QUOTA_NAME
+from policies import k8s
 
 pytestmark = pytest.mark.integration
 
@@ -147,8 +148,23 @@ def test_quotas_limit_ranges_and_secrets(local_cluster, deployed, releases) -> N
     assert password in values_file.read_text() and len(password) >= 24
     assert password not in deployed.out + deployed.err
     for name, namespace in (("grafana-admin", "edgeai-monitoring"), ("gateway-api-keys", "edgeai-gateway"),
+                            ("gateway-api-keys", "edgeai-siddhi"),
                             ("model-storage", "edgeai-models"), ("redis-auth", "edgeai-siddhi")):
         kubectl.run("get", "secret", name, "-n", namespace)
+
+
+def test_every_secret_and_config_map_a_pod_needs_exists(local_cluster, deployed) -> None:
+    """kwok marks pods Ready without a kubelet resolving their references, so a Secret missing from a
+    pod's namespace (CreateContainerConfigError on a real node) is looked for here, on the live pods."""
+    kubectl = local_cluster.kubectl
+    present = {(o["kind"], o["metadata"]["namespace"], o["metadata"]["name"])
+               for o in kubectl.items("secrets,configmaps", "--all-namespaces")}
+    pods = [p for p in kubectl.items("pods", "--all-namespaces") if p["metadata"]["namespace"].startswith("edgeai-")]
+    assert pods
+    missing = [(p["metadata"]["namespace"], p["metadata"]["name"], kind, name, where)
+               for p in pods for kind, name, where in k8s.config_refs(p["spec"])
+               if (kind, p["metadata"]["namespace"], name) not in present]
+    assert not missing, missing
 
 
 def test_second_up_changes_nothing(local_cluster, deployed, releases) -> None:

@@ -28,8 +28,9 @@ def namespaces_of(env, site) -> dict[str, str]:
 def expected_secrets(env, site) -> set[tuple[str, str]]:
     present = {r.component for r in composition.compose(env, site)}
     wanted = {("redis-auth", "redis"), ("redis-auth", "siddhi"), ("grafana-admin", "monitoring"),
-              ("gateway-api-keys", "gateway"), ("model-storage", "model-serving"),
-              ("redis-snapshot-storage", "redis")}
+              ("gateway-api-keys", "gateway"), ("gateway-api-keys", "siddhi"), ("model-storage", "model-serving"),
+              ("redis-snapshot-storage", "redis"), ("elasticsearch-credentials", "logging"),
+              ("log-agent-elasticsearch", "log-agent")}
     return {(catalog.COMPONENTS[c].namespace, name) for name, c in wanted if c in present}
 
 
@@ -147,6 +148,17 @@ def test_secrets_come_from_secret_config_and_stay_secret(site_case) -> None:
     assert data["grafana-admin"] == {"admin-user": "admin",
                                      "admin-password": secret_value(stack, "grafanaAdminPassword")}
     assert data["gateway-api-keys"] == {"keys": secret_value(stack, "gatewayApiKeys")}
+    writer = secret_value(stack, "logWriterPassword")
+    if "log-agent-elasticsearch" in data:
+        logging_values = yaml.safe_load((paths.CHARTS / "logging" / "values.yaml").read_text())
+        assert data["log-agent-elasticsearch"] == {
+            "username": logging_values["elasticsearch"]["security"]["writerUser"], "password": writer}
+    if "elasticsearch-credentials" in data:
+        assert data["elasticsearch-credentials"] == {
+            "elastic-password": secret_value(stack, "elasticPassword"),
+            "kibana-password": secret_value(stack, "kibanaPassword"),
+            "log-writer-password": writer,
+            "metrics-password": secret_value(stack, "elasticsearchMetricsPassword")}
     rclone = data["redis-snapshot-storage"]["rclone.conf"]
     assert f"endpoint = {training_outputs(env.name)[cloud.OBJECT_STORE_ENDPOINT]}" in rclone
     assert f"secret_access_key = {secret_value(stack, 'objectStoreSecretAccessKey')}" in rclone
