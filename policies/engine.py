@@ -31,8 +31,8 @@ class Context:
     namespaces: dict[str, str] = field(default_factory=dict)    # namespace -> Pod Security level
     models: dict[str, dict[str, Any]] = field(default_factory=dict)  # model files of the environment
     placement: dict[str, list[str]] = field(default_factory=dict)    # model -> sites running it
-    # (kind, namespace, name) of what the site stack creates beside the releases (catalog.SITE_SECRETS)
-    provided: frozenset[tuple[str, str, str]] = frozenset()
+    # What the site stack creates beside the releases (catalog.SITE_SECRETS): (kind, namespace, name) -> data keys
+    provided: dict[tuple[str, str, str], frozenset[str]] = field(default_factory=dict)
 
     def level_of(self, obj: Obj) -> str:
         """Pod Security level of the object's namespace (the context's own level when unknown)."""

@@ -13,7 +13,7 @@ WORKLOADS = frozenset({"Pod", "Deployment", "StatefulSet", "DaemonSet", "Replica
 LONG_RUNNING = frozenset({"Deployment", "StatefulSet", "DaemonSet"})
 
 __all__ = ["pod_spec", "quantity", "containers", "labels", "name", "namespace", "ref", "matches", "hpa_targets",
-           "declared_ports", "pod_labels", "replicas", "config_refs", "WORKLOADS", "LONG_RUNNING"]
+           "declared_ports", "pod_labels", "replicas", "config_refs", "data_keys", "WORKLOADS", "LONG_RUNNING"]
 
 
 def containers(spec: dict[str, Any] | None, init: bool = True) -> Iterator[dict[str, Any]]:
@@ -95,31 +95,42 @@ def declared_ports(container: dict[str, Any]) -> set:
     return {p.get("name") for p in ports} | {p.get("containerPort") for p in ports}
 
 
-def config_refs(spec: dict[str, Any] | None) -> Iterator[tuple[str, str, str]]:
-    """(kind, name, where) of every Secret and ConfigMap a pod spec needs to start: env and envFrom
-    of every container, volumes (projected ones too) and image pull secrets. References marked
-    `optional: true` are left out: the pod starts without them."""
+def config_refs(spec: dict[str, Any] | None) -> Iterator[tuple[str, str, str | None, str]]:
+    """(kind, name, key, where) of every Secret and ConfigMap a pod spec needs to start: env and
+    envFrom of every container, volumes (projected ones too) and image pull secrets. `key` is the
+    data key it reads, None when it takes the whole object. References marked `optional: true` are
+    left out: the pod starts without them."""
     if not spec:
         return
     for c in containers(spec):
         for env in c.get("env") or []:
             source = env.get("valueFrom") or {}
-            for key, kind in (("secretKeyRef", "Secret"), ("configMapKeyRef", "ConfigMap")):
-                ref_ = source.get(key)
+            for field, kind in (("secretKeyRef", "Secret"), ("configMapKeyRef", "ConfigMap")):
+                ref_ = source.get(field)
                 if ref_ and not ref_.get("optional"):
-                    yield kind, ref_.get("name", ""), f"container {c.get('name')} env {env.get('name')}"
+                    where = f"container {c.get('name')} env {env.get('name')}"
+                    yield kind, ref_.get("name", ""), ref_.get("key"), where
         for env_from in c.get("envFrom") or []:
-            for key, kind in (("secretRef", "Secret"), ("configMapRef", "ConfigMap")):
-                ref_ = env_from.get(key)
+            for field, kind in (("secretRef", "Secret"), ("configMapRef", "ConfigMap")):
+                ref_ = env_from.get(field)
                 if ref_ and not ref_.get("optional"):
-                    yield kind, ref_.get("name", ""), f"container {c.get('name')} envFrom"
+                    yield kind, ref_.get("name", ""), None, f"container {c.get('name')} envFrom"
     for volume in spec.get("volumes") or []:
-        sources = [volume, *((volume.get("projected") or {}).get("sources") or [])]
-        for source in sources:
-            secret, config_map = source.get("secret"), source.get("configMap")
-            if secret and not secret.get("optional"):
-                yield "Secret", secret.get("secretName") or secret.get("name", ""), f"volume {volume.get('name')}"
-            if config_map and not config_map.get("optional"):
-                yield "ConfigMap", config_map.get("name", ""), f"volume {volume.get('name')}"
+        for source in [volume, *((volume.get("projected") or {}).get("sources") or [])]:
+            for field, kind, name_field in (("secret", "Secret", "secretName"), ("configMap", "ConfigMap", "name")):
+                ref_ = source.get(field)
+                if not ref_ or ref_.get("optional"):
+                    continue
+                name_ = ref_.get(name_field) or ref_.get("name", "")
+                where = f"volume {volume.get('name')}"
+                keys = [item.get("key") for item in ref_.get("items") or []]
+                for key in keys or [None]:
+                    yield kind, name_, key, where
     for pull in spec.get("imagePullSecrets") or []:
-        yield "Secret", pull.get("name", ""), "imagePullSecrets"
+        yield "Secret", pull.get("name", ""), None, "imagePullSecrets"
+
+
+def data_keys(obj: Obj) -> frozenset[str]:
+    """Keys of a ConfigMap's or Secret's data."""
+    fields = ("data", "binaryData") if obj.get("kind") == "ConfigMap" else ("data", "stringData")
+    return frozenset(k for f in fields for k in (obj.get(f) or {}))

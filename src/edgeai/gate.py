@@ -69,8 +69,8 @@ def environment_context(env: Environment) -> Context:
 
 
 def site_context(base: Context, site: Site, releases: list[Release], objects: list[dict[str, Any]]) -> Context:
-    provided = frozenset(("Secret", ns, secret.name)
-                         for ns, secret in catalog.site_secret_copies({r.component for r in releases}))
+    provided = {("Secret", ns, secret.name): frozenset(secret.keys)
+                for ns, secret in catalog.site_secret_copies({r.component for r in releases})}
     return replace(base, site=site.file.data, objects=tuple(objects), namespaces=namespaces(releases),
                    provided=provided,
                    releases=tuple({"name": r.name, "component": r.component, "namespace": r.namespace,

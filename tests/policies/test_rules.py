@@ -67,8 +67,9 @@ def violations(rule: Rule, case: dict[str, Any]) -> list[str]:
     context = dict(case.get("context") or {})
     if "releases" in context:
         context["releases"] = tuple(context["releases"])
-    if "provided" in context:   # [kind, namespace, name] lists in YAML
-        context["provided"] = frozenset(tuple(p) for p in context["provided"])
+    if "provided" in context:   # a list of {kind, namespace, name, keys} in YAML
+        context["provided"] = {(p["kind"], p["namespace"], p["name"]): frozenset(p["keys"])
+                               for p in context["provided"]}
     ctx = Context(**context, objects=tuple(objects))
     found = evaluate_environment(ctx, [rule]) if rule.scope == "environment" else evaluate(objects, ctx, [rule])
     return [v.message for v in found if v.rule is rule]
