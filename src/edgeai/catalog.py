@@ -72,8 +72,9 @@ class SiteSecret:
 SITE_SECRETS: tuple[SiteSecret, ...] = (
     SiteSecret("redis-auth", ("password",), ("redis", "siddhi")),
     SiteSecret("grafana-admin", ("admin-user", "admin-password"), ("monitoring",)),
-    # The CEP calls models through the gateway with the first of these keys.
-    SiteSecret("gateway-api-keys", ("keys",), ("gateway", "siddhi")),
+    # Client keys, and the internal keys of in-site services (the CEP) with their own rate limit.
+    SiteSecret("gateway-api-keys", ("keys", "internal-keys"), ("gateway",)),
+    SiteSecret("cep-api-key", ("key",), ("siddhi",)),           # the CEP's internal key
     SiteSecret("model-storage", ("rclone.conf",), ("model-serving",)),
     SiteSecret("redis-snapshot-storage", ("rclone.conf",), ("redis",)),
     # Users of a site's own Elasticsearch (file realm, created at its start) and of Kibana.

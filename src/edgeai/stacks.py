@@ -112,9 +112,11 @@ _OBJECT_STORE = (
 SITE_CONFIG: tuple[ConfigKey, ...] = (
     ConfigKey("redisPassword", "Redis AUTH password (Secret redis-auth in edgeai-redis and edgeai-siddhi)"),
     ConfigKey("grafanaAdminPassword", "Grafana admin password (Secret grafana-admin)"),
-    ConfigKey("gatewayApiKeys", "API keys of the gateway, one per line; the first is the CEP's "
-              "(Secret gateway-api-keys in edgeai-gateway and edgeai-siddhi)",
+    ConfigKey("gatewayApiKeys", "API keys of the gateway's clients, one per line (Secret gateway-api-keys)",
               example='"$(cat gateway-api-keys.txt)"'),
+    ConfigKey("cepApiKey", "the CEP's API key for the gateway, an internal key with its own rate limit "
+              "(Secrets cep-api-key in edgeai-siddhi, gateway-api-keys/internal-keys)",
+              example='"$(openssl rand -hex 24)"'),
     ConfigKey("logWriterPassword", "password of the Elasticsearch user edgeai_log_writer the log agent writes "
               "as (Secrets log-agent-elasticsearch, elasticsearch-credentials); sites that ship to the "
               "central Elasticsearch need the same user there"),

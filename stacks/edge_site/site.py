@@ -51,7 +51,8 @@ def site_secrets(releases: Sequence[Release], secrets: Mapping[str, pulumi.Input
     data: dict[str, dict[str, pulumi.Input[str]]] = {
         "redis-auth": {"password": secrets["redisPassword"]},
         "grafana-admin": {"admin-user": "admin", "admin-password": secrets["grafanaAdminPassword"]},
-        "gateway-api-keys": {"keys": secrets["gatewayApiKeys"]},
+        "gateway-api-keys": {"keys": secrets["gatewayApiKeys"], "internal-keys": secrets["cepApiKey"]},
+        "cep-api-key": {"key": secrets["cepApiKey"]},
         "model-storage": {"rclone.conf": rclone},
         "redis-snapshot-storage": {"rclone.conf": rclone},
         "elasticsearch-credentials": {"elastic-password": secrets["elasticPassword"],

@@ -27,6 +27,7 @@ CHART = "gateway"
 NGINX = shutil.which("nginx")
 needs_nginx = pytest.mark.skipif(NGINX is None, reason="nginx is not installed (apt-get install nginx)")
 API_KEY = "k3y-For.edge+gateway/TEST=="
+INTERNAL_KEY = "cep-internal-key-0123456789"
 
 IRIS_CANARY = {
     "model": "iris",
@@ -185,9 +186,10 @@ def test_auth_is_on_by_default_without_any_key_in_the_rendered_objects():
     spec = deployment(objects)["spec"]["template"]["spec"]
     keys = next(v for v in spec["volumes"] if v["name"] == "api-keys")["secret"]
     assert keys["secretName"] == "gateway-api-keys"
-    assert keys["items"] == [{"key": "keys", "path": "keys"}]
+    assert keys["items"] == [{"key": "keys", "path": "keys"}, {"key": "internal-keys", "path": "internal-keys"}]
     (init,) = spec["initContainers"]
     assert {"name": "API_KEYS_FILE", "value": "/etc/nginx/api-keys/keys"} in init["env"]
+    assert {"name": "INTERNAL_KEYS_FILE", "value": "/etc/nginx/api-keys/internal-keys"} in init["env"]
     nginx = next(c for c in spec["containers"] if c["name"] == "nginx")
     assert "api-keys" not in {m["name"] for m in nginx["volumeMounts"]}, (
         "only the init container reads the Secret"
@@ -211,19 +213,26 @@ def test_key_rotation_checksum_rolls_the_pods():
     assert annotations["checksum/api-keys"] == "sha256:abc"
 
 
-def test_rate_limit_is_configured_per_client():
-    conf = nginx_conf({"routes": [IRIS_CANARY], "rateLimit": {"requestsPerSecond": 25, "burst": 50}})
-    assert "limit_req_zone $binary_remote_addr zone=edgeai_clients:10m rate=25r/s;" in conf
+def test_rate_limit_is_configured_per_client_and_apart_for_internal_keys():
+    conf = nginx_conf({"routes": [IRIS_CANARY], "rateLimit": {"requestsPerSecond": 25, "burst": 50,
+                                                              "internal": {"requestsPerSecond": 900, "burst": 1800}}})
+    assert "limit_req_zone $edgeai_client_limit_key zone=edgeai_clients:10m rate=25r/s;" in conf
+    assert "limit_req_zone $edgeai_internal_limit_key zone=edgeai_internal:1m rate=900r/s;" in conf
     assert "limit_req_status 429;" in conf
-    assert "limit_req zone=edgeai_clients burst=50 nodelay;" in location(
-        server(conf, "8080"), "/v2/models/iris/"
-    )
-    assert "limit_req zone=edgeai_clients burst=50 nodelay;" in location(server(conf, "8081"), "/")
+    for guarded in (location(server(conf, "8080"), "/v2/models/iris/"), location(server(conf, "8081"), "/")):
+        assert "limit_req zone=edgeai_clients burst=50 nodelay;" in guarded
+        assert "limit_req zone=edgeai_internal burst=1800 nodelay;" in guarded
+    # Without internal keys (or without auth, which identifies them) there is one per-address zone.
+    for vals in ({"auth": {"internalSecretKey": ""}}, {"auth": {"enabled": False}}):
+        plain = nginx_conf({"routes": [IRIS_CANARY], **vals})
+        assert "limit_req_zone $binary_remote_addr zone=edgeai_clients:10m rate=100r/s;" in plain
+        assert "edgeai_internal" not in plain
     off = nginx_conf({"routes": [IRIS_CANARY], "rateLimit": {"enabled": False}})
     assert "limit_req" not in off
 
 
-def run_render_includes(script: str, tmp_path: Path, keys: str | None) -> subprocess.CompletedProcess[str]:
+def run_render_includes(script: str, tmp_path: Path, keys: str | None,
+                        internal: str | None = None) -> subprocess.CompletedProcess[str]:
     (tmp_path / "out").mkdir(exist_ok=True)
     (tmp_path / "render.sh").write_text(script)
     (tmp_path / "resolv.conf").write_text("search edgeai-gateway.svc.cluster.local\nnameserver 10.96.0.10\n")
@@ -231,6 +240,9 @@ def run_render_includes(script: str, tmp_path: Path, keys: str | None) -> subpro
     if keys is not None:
         (tmp_path / "keys").write_text(keys)
         env["API_KEYS_FILE"] = str(tmp_path / "keys")
+    if internal is not None:
+        (tmp_path / "internal-keys").write_text(internal)
+        env["INTERNAL_KEYS_FILE"] = str(tmp_path / "internal-keys")
     return subprocess.run(
         ["sh", str(tmp_path / "render.sh")], env=env, capture_output=True, text=True, check=False
     )
@@ -246,6 +258,19 @@ def test_init_script_turns_the_key_file_into_an_anchored_case_sensitive_map(tmp_
         '"~^second-key-0123456789$" 1;',
     ]
     assert "2 API key(s)" in result.stdout and API_KEY not in result.stdout + result.stderr
+
+
+def test_init_script_marks_the_internal_keys_in_the_same_map(tmp_path):
+    script = config_of(render_gateway())["render-includes.sh"]
+    result = run_render_includes(script, tmp_path, f"{API_KEY}\n", internal=f"{INTERNAL_KEY}\n")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out" / "api-keys.map").read_text().splitlines() == [
+        r'"~^k3y-For\.edge\+gateway/TEST==$" 1;',
+        '"~^cep-internal-key-0123456789$" internal;',
+    ]
+    assert "1 API key(s) and 1 internal key(s)" in result.stdout
+    bad = run_render_includes(script, tmp_path, f"{API_KEY}\n", internal="short\n")
+    assert bad.returncode == 1 and "line 1 of" in bad.stderr and "internal-keys" in bad.stderr
 
 
 @pytest.mark.parametrize("bad", ['has"quote-0123456789', "tiny-key", "key with$dollar0123456789"])
@@ -380,7 +405,9 @@ def local_config(cm: dict[str, str], root: Path, ports: dict[str, int] | None = 
     (root / "nginx.conf").write_text(conf)
     (root / "render.sh").write_text(cm["render-includes.sh"])
     (root / "keys").write_text(f"{API_KEY}\n")
-    env = {**os.environ, "OUT_DIR": str(root / "generated"), "API_KEYS_FILE": str(root / "keys")}
+    (root / "internal-keys").write_text(f"{INTERNAL_KEY}\n")
+    env = {**os.environ, "OUT_DIR": str(root / "generated"), "API_KEYS_FILE": str(root / "keys"),
+           "INTERNAL_KEYS_FILE": str(root / "internal-keys")}
     subprocess.run(["sh", str(root / "render.sh")], env=env, check=True, capture_output=True)
     return root / "nginx.conf"
 
@@ -533,6 +560,23 @@ def test_real_nginx_answers_429_over_the_per_client_rate(tmp_path):
         ]
     assert codes[:3] == [200, 200, 200]
     assert codes.count(429) >= 5, codes
+
+
+@needs_nginx
+def test_real_nginx_limits_internal_keys_apart_from_clients(tmp_path):
+    upstream = free_port()
+    vals = {
+        "routes": [{"model": "iris", "service": "127.0.0.1"}],
+        "upstream": {"httpPort": upstream},
+        "rateLimit": {"requestsPerSecond": 1, "burst": 2, "internal": {"requestsPerSecond": 1, "burst": 20}},
+    }
+    with backends(upstream), running_gateway(vals, tmp_path) as gw:
+        port = gw["ports"]["http"]
+        clients = [call(port, "/v2/models/iris/infer", {"x-api-key": API_KEY})[0] for _ in range(10)]
+        # Same address, the client budget spent: the internal key still has its own.
+        internal = [call(port, "/v2/models/iris/infer", {"x-api-key": INTERNAL_KEY})[0] for _ in range(25)]
+    assert clients.count(429) >= 5, clients
+    assert internal[:20] == [200] * 20 and internal.count(429) >= 3, internal
 
 
 @needs_nginx

@@ -129,7 +129,7 @@ def test_no_secret_is_rendered_only_referenced():
     assert not find(objects, "Secret")
     env = {e["name"]: e for e in _runner(objects)["env"]}
     assert env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "redis-auth", "key": "password"}
-    assert env["GATEWAY_API_KEYS"]["valueFrom"]["secretKeyRef"] == {"name": "gateway-api-keys", "key": "keys"}
+    assert env["GATEWAY_API_KEYS"]["valueFrom"]["secretKeyRef"] == {"name": "cep-api-key", "key": "key"}
     for container in _pod(objects)["containers"] + _pod(objects)["initContainers"]:
         for entry in container.get("env", []):
             if re.search(r"PASSWORD|KEY|TOKEN|SECRET", entry["name"]):

@@ -148,7 +148,7 @@ def test_quotas_limit_ranges_and_secrets(local_cluster, deployed, releases) -> N
     assert password in values_file.read_text() and len(password) >= 24
     assert password not in deployed.out + deployed.err
     for name, namespace in (("grafana-admin", "edgeai-monitoring"), ("gateway-api-keys", "edgeai-gateway"),
-                            ("gateway-api-keys", "edgeai-siddhi"),
+                            ("cep-api-key", "edgeai-siddhi"),
                             ("model-storage", "edgeai-models"), ("redis-auth", "edgeai-siddhi")):
         kubectl.run("get", "secret", name, "-n", namespace)
 

@@ -43,6 +43,7 @@ PROD_3_NODES = ("prod", "ber-factory-01")  # a 3-node prod site: brokers 3, RF 3
 # Stand for the Secrets the site stack creates (never rendered).
 REDIS_PASSWORD = "r3dis-from-the-secret"   # redis-auth/password
 API_KEY = "site-key-0123456789abcdef"      # gateway-api-keys/keys
+CEP_API_KEY = "cep-key-0123456789abcdef"   # cep-api-key/key = gateway-api-keys/internal-keys
 
 INSTALL = "scripts/install-engines.sh"
 INSTALL_SCRIPT = paths.ROOT / INSTALL
@@ -599,8 +600,8 @@ def redis_cli(port: int, *args: str, password: str | None = None) -> str:
 # --- nginx (gateway) ----------------------------------------------------------------------------
 
 def start_gateway(objects: list[dict[str, Any]], root: Path, procs: Processes, api_keys: list[str],
-                  upstreams: dict[str, str], upstream_port: int, grpc_upstream_port: int | None = None
-                  ) -> tuple[Proc, dict[str, int]]:
+                  upstreams: dict[str, str], upstream_port: int, grpc_upstream_port: int | None = None,
+                  internal_keys: tuple[str, ...] = (CEP_API_KEY,)) -> tuple[Proc, dict[str, int]]:
     """The gateway Deployment's nginx: the chart's init script renders the includes (resolver from
     this machine's resolv.conf, API keys from a file standing for the Secret), then nginx runs the
     rendered nginx.conf. `upstreams` maps each rendered Service DNS name to a loopback address;
@@ -625,7 +626,11 @@ def start_gateway(objects: list[dict[str, Any]], root: Path, procs: Processes, a
     (root / "nginx.conf").write_text(conf)
     (root / "render-includes.sh").write_text(data["render-includes.sh"])
     (root / "keys").write_text("".join(f"{k}\n" for k in api_keys))
-    env = {"PATH": os.environ["PATH"], "OUT_DIR": str(root / "generated"), "API_KEYS_FILE": str(root / "keys")}
+    (root / "internal-keys").write_text("".join(f"{k}\n" for k in internal_keys))
+    init_env = env_values(container(objects, "Deployment", "gateway", "render-includes"))
+    assert init_env["INTERNAL_KEYS_FILE"] == "/etc/nginx/api-keys/internal-keys"
+    env = {"PATH": os.environ["PATH"], "OUT_DIR": str(root / "generated"), "API_KEYS_FILE": str(root / "keys"),
+           "INTERNAL_KEYS_FILE": str(root / "internal-keys")}
     init = subprocess.run(["sh", str(root / "render-includes.sh")], env=env, capture_output=True, text=True,
                           check=False)
     assert init.returncode == 0, init.stderr
@@ -797,6 +802,7 @@ class SiddhiRunner:
         assert {p["containerPort"] for p in runner["ports"]} >= {9090}
         rendered = env_values(runner)
         assert rendered["REDIS_PASSWORD"] == {"secretKeyRef": {"name": "redis-auth", "key": "password"}}
+        assert rendered["GATEWAY_API_KEYS"] == {"secretKeyRef": {"name": "cep-api-key", "key": "key"}}
         env = {"PATH": os.environ["PATH"], "HOME": str(self.root), "JAVA_OPTS": rendered["JAVA_OPTS"],
                "REDIS_PASSWORD": self.redis_password, "GATEWAY_API_KEYS": "\n".join(self.api_keys) + "\n"}
         self.starts += 1
@@ -849,7 +855,7 @@ class LocalSite:
 
     def siddhi(self, root: Path, procs: Processes) -> SiddhiRunner:
         return SiddhiRunner(self.objects["siddhi"], root, procs, self.kafka.bootstrap, self.gateway_url,
-                            self.redis_port, self.redis_password, [self.api_key])
+                            self.redis_port, self.redis_password, [CEP_API_KEY])
 
     def redis_hash(self, key: str) -> dict[str, str]:
         out = redis_cli(self.redis_port, "hgetall", key, password=self.redis_password).splitlines()

@@ -20,7 +20,7 @@ adds gRPC inference and the 503 of a missing server."""
 from __future__ import annotations
 
 from tests.realengines import engines, models
-from tests.realengines.engines import API_KEY, PROD_3_NODES
+from tests.realengines.engines import API_KEY, CEP_API_KEY, PROD_3_NODES
 
 BACKENDS = {  # rendered Service DNS name -> loopback address of its local server
     engines.host_of("model-serving", "demand-forecast"): "127.0.0.2",
@@ -78,6 +78,15 @@ def test_nginx_routes_auth_canary_rate_limit_and_grpc_to_real_model_servers(tmp_
                  for _ in range(500)]
         assert codes[:150].count(429) == 0 and codes.count(429) >= 100, codes.count(429)
         assert set(codes) == {401, 429}, "limit_req runs before the key check"
+        # The CEP's internal key has a budget of its own: from that same exhausted address, a burst
+        # of 300 calls (one per sensor of an emission) is answered, while a client key gets 429.
+        sensor = {"inputs": [{"name": "input-0", "shape": [1, 5], "datatype": "FP64",
+                              "data": [20.0, 19.0, 21.0, 0.8, 20.0]}]}
+        assert engines.http(f"{base}/v2/models/sensor-anomaly/infer", sensor, {"x-api-key": API_KEY},
+                            source="127.0.0.20")[0] == 429
+        cep = [engines.http(f"{base}/v2/models/sensor-anomaly/infer", sensor, {"x-api-key": CEP_API_KEY},
+                            source="127.0.0.20")[0] for _ in range(300)]
+        assert set(cep) == {200}, {c: cep.count(c) for c in set(cep)}
         assert engines.http(f"{base}/v2/models/sensor-anomaly/infer", infer, source="127.0.0.21")[0] == 401
 
         # gRPC through the gateway's HTTP/2 listener, routed by x-model-name.

@@ -28,7 +28,7 @@ def namespaces_of(env, site) -> dict[str, str]:
 def expected_secrets(env, site) -> set[tuple[str, str]]:
     present = {r.component for r in composition.compose(env, site)}
     wanted = {("redis-auth", "redis"), ("redis-auth", "siddhi"), ("grafana-admin", "monitoring"),
-              ("gateway-api-keys", "gateway"), ("gateway-api-keys", "siddhi"), ("model-storage", "model-serving"),
+              ("gateway-api-keys", "gateway"), ("cep-api-key", "siddhi"), ("model-storage", "model-serving"),
               ("redis-snapshot-storage", "redis"), ("elasticsearch-credentials", "logging"),
               ("log-agent-elasticsearch", "log-agent")}
     return {(catalog.COMPONENTS[c].namespace, name) for name, c in wanted if c in present}
@@ -147,7 +147,10 @@ def test_secrets_come_from_secret_config_and_stay_secret(site_case) -> None:
     assert data["redis-auth"] == {"password": secret_value(stack, "redisPassword")}
     assert data["grafana-admin"] == {"admin-user": "admin",
                                      "admin-password": secret_value(stack, "grafanaAdminPassword")}
-    assert data["gateway-api-keys"] == {"keys": secret_value(stack, "gatewayApiKeys")}
+    assert data["gateway-api-keys"] == {"keys": secret_value(stack, "gatewayApiKeys"),
+                                        "internal-keys": secret_value(stack, "cepApiKey")}
+    if "cep-api-key" in data:
+        assert data["cep-api-key"] == {"key": secret_value(stack, "cepApiKey")}
     writer = secret_value(stack, "logWriterPassword")
     if "log-agent-elasticsearch" in data:
         logging_values = yaml.safe_load((paths.CHARTS / "logging" / "values.yaml").read_text())

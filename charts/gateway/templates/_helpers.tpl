@@ -4,6 +4,9 @@ Paths shared by the ConfigMap, the init container and nginx.conf.
 {{- define "gateway.configDir" -}}/etc/nginx/edgeai{{- end -}}
 {{- define "gateway.generatedDir" -}}/etc/nginx/generated{{- end -}}
 {{- define "gateway.apiKeysFile" -}}/etc/nginx/api-keys/keys{{- end -}}
+{{- define "gateway.internalKeysFile" -}}/etc/nginx/api-keys/internal-keys{{- end -}}
+{{/* "true" when internal keys are in use (they need auth to be identified), else "". */}}
+{{- define "gateway.internalKeys" -}}{{ if and .Values.auth.enabled .Values.auth.internalSecretKey }}true{{ end }}{{- end -}}
 
 {{/* Fixed ports: the Service and NetworkPolicy say the same (8080 http, 8081 grpc, 9113 metrics);
      stub_status listens on loopback only. */}}
@@ -54,16 +57,18 @@ awk/sed/tr, as found in the nginx images (alpine and debian) and on any Linux ho
 # Renders into $OUT_DIR:
 #   resolver.conf  - `resolver <pod's DNS server>`, so upstream Service names are resolved
 #                    per request (a model Service created after the gateway starts works).
-#   api-keys.map   - one case-sensitive, anchored regex per API key of $API_KEYS_FILE, for
-#                    nginx's `map $edgeai_api_key $edgeai_api_key_valid` (only when
-#                    API_KEYS_FILE is set, i.e. auth is on). The keys live only in this
-#                    emptyDir and in the Secret; never in the ConfigMap.
+#   api-keys.map   - one case-sensitive, anchored regex per API key, for nginx's
+#                    `map $edgeai_api_key $edgeai_api_key_valid`: value 1 for the client keys
+#                    of $API_KEYS_FILE, `internal` for the in-site services' keys of
+#                    $INTERNAL_KEYS_FILE (only when API_KEYS_FILE is set, i.e. auth is on).
+#                    The keys live only in this emptyDir and in the Secret; never in the ConfigMap.
 set -eu
 export LC_ALL=C
 OUT_DIR="${OUT_DIR:-{{ include "gateway.generatedDir" . }}}"
 RESOLV_CONF="${RESOLV_CONF:-/etc/resolv.conf}"
 RESOLVER_VALID="${RESOLVER_VALID:-10s}"
 API_KEYS_FILE="${API_KEYS_FILE:-}"
+INTERNAL_KEYS_FILE="${INTERNAL_KEYS_FILE:-}"
 MIN_KEY_LENGTH="${MIN_KEY_LENGTH:-16}"
 
 ns=$(awk '$1 == "nameserver" { print $2; exit }' "$RESOLV_CONF")
@@ -75,9 +80,8 @@ case "$ns" in *:*) ns="[$ns]" ;; esac
 printf 'resolver %s valid=%s;\n' "$ns" "$RESOLVER_VALID" > "$OUT_DIR/resolver.conf"
 echo "gateway: resolver $ns"
 
-if [ -n "$API_KEYS_FILE" ]; then
-  tmp="$OUT_DIR/api-keys.map.tmp"
-  : > "$tmp"
+# add_keys FILE VALUE: append one map line per key of FILE to $tmp; sets n to how many.
+add_keys() {
   n=0
   line=0
   while IFS= read -r key || [ -n "$key" ]; do
@@ -86,19 +90,31 @@ if [ -n "$API_KEYS_FILE" ]; then
     case "$key" in ''|'#'*) continue ;; esac
     case "$key" in
       *[!A-Za-z0-9._~+/=-]*)
-        echo "gateway: API key on line $line of $API_KEYS_FILE has a character outside A-Z a-z 0-9 . _ ~ + / = -" >&2
+        echo "gateway: API key on line $line of $1 has a character outside A-Z a-z 0-9 . _ ~ + / = -" >&2
         exit 1 ;;
     esac
     if [ "${#key}" -lt "$MIN_KEY_LENGTH" ]; then
-      echo "gateway: API key on line $line of $API_KEYS_FILE is shorter than $MIN_KEY_LENGTH characters" >&2
+      echo "gateway: API key on line $line of $1 is shorter than $MIN_KEY_LENGTH characters" >&2
       exit 1
     fi
-    printf '"~^%s$" 1;\n' "$(printf '%s' "$key" | sed 's/[.+]/\\&/g')" >> "$tmp"
+    printf '"~^%s$" %s;\n' "$(printf '%s' "$key" | sed 's/[.+]/\\&/g')" "$2" >> "$tmp"
     n=$((n + 1))
-  done < "$API_KEYS_FILE"
+  done < "$1"
+}
+
+if [ -n "$API_KEYS_FILE" ]; then
+  tmp="$OUT_DIR/api-keys.map.tmp"
+  : > "$tmp"
+  add_keys "$API_KEYS_FILE" 1
+  clients=$n
+  internal=0
+  if [ -n "$INTERNAL_KEYS_FILE" ]; then
+    add_keys "$INTERNAL_KEYS_FILE" internal
+    internal=$n
+  fi
   mv "$tmp" "$OUT_DIR/api-keys.map"
-  echo "gateway: $n API key(s) loaded"
-  if [ "$n" -eq 0 ]; then
+  echo "gateway: $clients API key(s) and $internal internal key(s) loaded"
+  if [ $((clients + internal)) -eq 0 ]; then
     echo "gateway: WARNING: no API key in $API_KEYS_FILE; every model request gets 401" >&2
   fi
 fi
@@ -108,6 +124,9 @@ fi
 {{- define "gateway.routeGuards" -}}
 {{- if .Values.rateLimit.enabled }}
 limit_req zone=edgeai_clients burst={{ int .Values.rateLimit.burst }} nodelay;
+{{- if include "gateway.internalKeys" . }}
+limit_req zone=edgeai_internal burst={{ int .Values.rateLimit.internal.burst }} nodelay;
+{{- end }}
 {{- end }}
 {{- if .Values.auth.enabled }}
 auth_request /_edgeai/auth;
@@ -176,7 +195,22 @@ http {
 {{- if .Values.rateLimit.enabled }}
 
     # Per-client rate limit on model requests: {{ int .Values.rateLimit.requestsPerSecond }} r/s, burst {{ int .Values.rateLimit.burst }}, excess answered 429.
+{{- if include "gateway.internalKeys" . }}
+    # Requests with an internal key (in-site services such as the CEP) count against their own
+    # zone instead: {{ int .Values.rateLimit.internal.requestsPerSecond }} r/s, burst {{ int .Values.rateLimit.internal.burst }}. nginx does not account an empty key.
+    map $edgeai_api_key_valid $edgeai_client_limit_key {
+        internal "";
+        default $binary_remote_addr;
+    }
+    map $edgeai_api_key_valid $edgeai_internal_limit_key {
+        internal $binary_remote_addr;
+        default "";
+    }
+    limit_req_zone $edgeai_client_limit_key zone=edgeai_clients:{{ .Values.rateLimit.zoneSize }} rate={{ int .Values.rateLimit.requestsPerSecond }}r/s;
+    limit_req_zone $edgeai_internal_limit_key zone=edgeai_internal:1m rate={{ int .Values.rateLimit.internal.requestsPerSecond }}r/s;
+{{- else }}
     limit_req_zone $binary_remote_addr zone=edgeai_clients:{{ .Values.rateLimit.zoneSize }} rate={{ int .Values.rateLimit.requestsPerSecond }}r/s;
+{{- end }}
     limit_req_status 429;
     limit_req_log_level warn;
 {{- end }}
