@@ -58,7 +58,6 @@ LIBRARY_CHART = "edgeai-common"
 TOPICS = ("sensor-events", "predictions", "alerts", "aggregates")
 
 
-
 @dataclass(frozen=True)
 class SiteSecret:
     """A Secret the site stack creates (from Pulumi secret config) for the charts to reference: charts
