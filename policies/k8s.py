@@ -13,7 +13,7 @@ WORKLOADS = frozenset({"Pod", "Deployment", "StatefulSet", "DaemonSet", "Replica
 LONG_RUNNING = frozenset({"Deployment", "StatefulSet", "DaemonSet"})
 
 __all__ = ["pod_spec", "quantity", "containers", "labels", "name", "namespace", "ref", "matches", "hpa_targets",
-           "declared_ports", "pod_labels", "replicas", "config_refs", "data_keys", "WORKLOADS", "LONG_RUNNING"]
+           "declared_ports", "pod_labels", "replicas", "pod_refs", "data_keys", "WORKLOADS", "LONG_RUNNING"]
 
 
 def containers(spec: dict[str, Any] | None, init: bool = True) -> Iterator[dict[str, Any]]:
@@ -95,13 +95,17 @@ def declared_ports(container: dict[str, Any]) -> set:
     return {p.get("name") for p in ports} | {p.get("containerPort") for p in ports}
 
 
-def config_refs(spec: dict[str, Any] | None) -> Iterator[tuple[str, str, str | None, str]]:
-    """(kind, name, key, where) of every Secret and ConfigMap a pod spec needs to start: env and
-    envFrom of every container, volumes (projected ones too) and image pull secrets. `key` is the
-    data key it reads, None when it takes the whole object. References marked `optional: true` are
-    left out: the pod starts without them."""
+def pod_refs(spec: dict[str, Any] | None) -> Iterator[tuple[str, str, str | None, str]]:
+    """(kind, name, key, where) of every object of its namespace a pod spec needs to start: Secrets
+    and ConfigMaps of env, envFrom, volumes (projected ones too) and image pull secrets, claims of
+    persistentVolumeClaim volumes, a service account other than `default`. `key` is the data key it
+    reads, None when it takes the whole object. References marked `optional: true` are left out:
+    the pod starts without them."""
     if not spec:
         return
+    account = spec.get("serviceAccountName") or spec.get("serviceAccount")
+    if account and account != "default":     # the controller manager creates `default` in every namespace
+        yield "ServiceAccount", account, None, "serviceAccountName"
     for c in containers(spec):
         for env in c.get("env") or []:
             source = env.get("valueFrom") or {}
@@ -126,6 +130,9 @@ def config_refs(spec: dict[str, Any] | None) -> Iterator[tuple[str, str, str | N
                 keys = [item.get("key") for item in ref_.get("items") or []]
                 for key in keys or [None]:
                     yield kind, name_, key, where
+        claim = volume.get("persistentVolumeClaim")
+        if claim:
+            yield "PersistentVolumeClaim", claim.get("claimName", ""), None, f"volume {volume.get('name')}"
     for pull in spec.get("imagePullSecrets") or []:
         yield "Secret", pull.get("name", ""), None, "imagePullSecrets"
 

@@ -153,18 +153,19 @@ def test_quotas_limit_ranges_and_secrets(local_cluster, deployed, releases) -> N
         kubectl.run("get", "secret", name, "-n", namespace)
 
 
-def test_every_secret_and_config_map_a_pod_needs_exists(local_cluster, deployed) -> None:
+def test_every_object_a_pod_needs_exists(local_cluster, deployed) -> None:
     """kwok marks pods Ready without a kubelet resolving their references, so a Secret missing from a
     pod's namespace (CreateContainerConfigError on a real node) is looked for here, on the live pods."""
     kubectl = local_cluster.kubectl
     present = {(o["kind"], o["metadata"]["namespace"], o["metadata"]["name"]): k8s.data_keys(o)
-               for o in kubectl.items("secrets,configmaps", "--all-namespaces")}
+               for o in kubectl.items("secrets,configmaps,persistentvolumeclaims,serviceaccounts",
+                                      "--all-namespaces")}
     pods = [p for p in kubectl.items("pods", "--all-namespaces") if p["metadata"]["namespace"].startswith("edgeai-")]
     assert pods
     missing = []
     for pod in pods:
         ns = pod["metadata"]["namespace"]
-        for kind, name, key, where in k8s.config_refs(pod["spec"]):
+        for kind, name, key, where in k8s.pod_refs(pod["spec"]):
             keys = present.get((kind, ns, name))
             if keys is None or (key is not None and key not in keys):
                 missing.append((ns, pod["metadata"]["name"], where, kind, name, key))
