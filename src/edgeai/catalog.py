@@ -70,6 +70,8 @@ class SiteSecret:
 
 SITE_SECRETS: tuple[SiteSecret, ...] = (
     SiteSecret("redis-auth", ("password",), ("redis", "siddhi")),
+    # The site's SCRAM user (named after the site) on the cloud Kafka that MirrorMaker 2 writes to.
+    SiteSecret("kafka-mirror-target", ("username", "password"), ("kafka",)),
     SiteSecret("grafana-admin", ("admin-user", "admin-password"), ("monitoring",)),
     # Client keys, and the internal keys of in-site services (the CEP) with their own rate limit.
     SiteSecret("gateway-api-keys", ("keys", "internal-keys"), ("gateway",)),

@@ -109,7 +109,9 @@ def _derived(env: Environment, site: Site, component: Component, present: list[C
     if name == "kafka":
         values["brokers"] = kafka_brokers(site)
         if cloud.get("kafkaBootstrap"):
-            values["mirrorMaker"] = {"enabled": True, "targetBootstrap": cloud["kafkaBootstrap"]}
+            # Over the WAN: TLS and a SCRAM user per site (Secret kafka-mirror-target, from the site stack).
+            values["mirrorMaker"] = {"enabled": True, "targetBootstrap": cloud["kafkaBootstrap"],
+                                     "targetAuth": {"enabled": True}}
     elif name == "model-serving" and model is not None:
         spec = {k: model.file.data[k] for k in ("name", "framework", "uri")}
         spec.update(replicas=model.replicas, gpu=model.gpu)

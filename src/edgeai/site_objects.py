@@ -81,16 +81,16 @@ def guardrails(site: Site, ns: str, labels: Mapping[str, str]) -> list[dict[str,
     ]
 
 
-def secrets(releases: list[Release], values: Mapping[str, str], object_store_endpoint: str,
+def secrets(site: Site, releases: list[Release], values: Mapping[str, str], object_store_endpoint: str,
             labels: Mapping[str, str]) -> list[dict[str, Any]]:
     """The Secrets the site's charts mount (docs/chart-contract.md), from the stack's own table.
     `values` holds the stack's secret config keys (redisPassword, ...); data is base64, never logged."""
-    site = _stack_module("stacks.edge_site.site")
+    stack = _stack_module("stacks.edge_site.site")
     cloud = _stack_module("stacks.cloud")
     rclone = cloud.rclone_conf(object_store_endpoint, values["objectStoreAccessKeyId"],
                                values["objectStoreSecretAccessKey"])
     out = []
-    for ns, name, data in site.site_secrets(releases, values, rclone):
+    for ns, name, data in stack.site_secrets(site, releases, values, rclone):
         encoded = {k: base64.b64encode(str(v).encode()).decode() for k, v in data.items()}
         out.append({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
                     "metadata": _meta(name, labels, ns), "data": encoded})
@@ -112,4 +112,4 @@ def site_objects(env: Environment, site: Site, releases: list[Release], secret_v
     objects = [namespace(env, ns, level, labels) for ns, level in sorted(levels.items())]
     for ns in sorted(levels):
         objects += network_policies(ns, labels) + guardrails(site, ns, labels)
-    return objects + secrets(releases, secret_values, object_store_endpoint, labels)
+    return objects + secrets(site, releases, secret_values, object_store_endpoint, labels)

@@ -117,6 +117,8 @@ SITE_CONFIG: tuple[ConfigKey, ...] = (
     ConfigKey("cepApiKey", "the CEP's API key for the gateway, an internal key with its own rate limit "
               "(Secrets cep-api-key in edgeai-siddhi, gateway-api-keys/internal-keys)",
               example='"$(openssl rand -hex 24)"'),
+    ConfigKey("kafkaMirrorPassword", "SCRAM password of the site's user (named after the site) on the cloud "
+              "Kafka that MirrorMaker 2 writes to (Secret kafka-mirror-target)"),
     ConfigKey("logWriterPassword", "password of the Elasticsearch user edgeai_log_writer the log agent writes "
               "as (Secrets log-agent-elasticsearch, elasticsearch-credentials); sites that ship to the "
               "central Elasticsearch need the same user there"),

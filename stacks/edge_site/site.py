@@ -44,12 +44,13 @@ class SiteConfig:
                           cfg.get("org") or naming.DEFAULT_ORG)
 
 
-def site_secrets(releases: Sequence[Release], secrets: Mapping[str, pulumi.Input[str]],
+def site_secrets(site: Site, releases: Sequence[Release], secrets: Mapping[str, pulumi.Input[str]],
                  rclone: pulumi.Input[str]) -> list[tuple[str, str, dict[str, pulumi.Input[str]]]]:
     """(namespace, Secret name, data) of every Secret the site's charts reference
     (catalog.SITE_SECRETS), in the namespaces of the components that mount them."""
     data: dict[str, dict[str, pulumi.Input[str]]] = {
         "redis-auth": {"password": secrets["redisPassword"]},
+        "kafka-mirror-target": {"username": site.name, "password": secrets["kafkaMirrorPassword"]},
         "grafana-admin": {"admin-user": "admin", "admin-password": secrets["grafanaAdminPassword"]},
         "gateway-api-keys": {"keys": secrets["gatewayApiKeys"], "internal-keys": secrets["cepApiKey"]},
         "cep-api-key": {"key": secrets["cepApiKey"]},
@@ -96,7 +97,7 @@ def build(env: Environment, site: Site, config: SiteConfig) -> dict[str, Any]:
     rclone = pulumi.Output.all(agreed, endpoint, config.secrets["objectStoreAccessKeyId"],
                                config.secrets["objectStoreSecretAccessKey"]).apply(
         lambda v: cloud.rclone_conf(v[1], v[2], v[3]))
-    secrets = [b.secret(ns, name, data) for ns, name, data in site_secrets(releases, config.secrets, rclone)]
+    secrets = [b.secret(ns, name, data) for ns, name, data in site_secrets(site, releases, config.secrets, rclone)]
 
     release = argocd.install(b, env, *guards)
     app_project = argocd.project(b, env, site, releases, release)

@@ -100,6 +100,24 @@ def test_kafka_replication_follows_broker_count(rendered) -> None:
             assert f"{key}={want}" in props, f"{env.name}/{site.name}: {key} != {want}"
 
 
+def test_mirror_maker_reaches_the_declared_cloud_kafka_over_sasl_ssl_as_the_site(rendered) -> None:
+    for (env, site) in SITES:
+        [kafka] = [rr for rr in rendered[f"{env.name}/{site.name}"] if rr.release.component == "kafka"]
+        mirror = [o for o in kafka.objects
+                  if o["kind"] == "Deployment" and o["metadata"]["name"] == "kafka-mirror-maker"]
+        if not env.cloud.get("kafkaBootstrap"):
+            assert not mirror, f"{env.name}/{site.name}: no cloud Kafka declared, nothing to mirror to"
+            continue
+        [config] = [o["data"]["mirror-maker.properties"] for o in kafka.objects if o["kind"] == "ConfigMap"
+                    and "mirror-maker.properties" in (o.get("data") or {})]
+        assert f"cloud.bootstrap.servers={env.cloud['kafkaBootstrap']}" in config
+        assert "cloud.security.protocol=SASL_SSL" in config and "cloud.sasl.mechanism=SCRAM-SHA-512" in config
+        [container] = mirror[0]["spec"]["template"]["spec"]["containers"]
+        env_vars = {e["name"]: e.get("valueFrom") for e in container["env"]}
+        assert env_vars["TARGET_USERNAME"] == {"secretKeyRef": {"name": "kafka-mirror-target", "key": "username"}}
+        assert env_vars["TARGET_PASSWORD"] == {"secretKeyRef": {"name": "kafka-mirror-target", "key": "password"}}
+
+
 def test_gpu_models_request_gpus_only_on_gpu_sites(rendered) -> None:
     for env, site in SITES:
         for rr in rendered[f"{env.name}/{site.name}"]:

@@ -27,7 +27,8 @@ def namespaces_of(env, site) -> dict[str, str]:
 
 def expected_secrets(env, site) -> set[tuple[str, str]]:
     present = {r.component for r in composition.compose(env, site)}
-    wanted = {("redis-auth", "redis"), ("redis-auth", "siddhi"), ("grafana-admin", "monitoring"),
+    wanted = {("redis-auth", "redis"), ("redis-auth", "siddhi"), ("kafka-mirror-target", "kafka"),
+              ("grafana-admin", "monitoring"),
               ("gateway-api-keys", "gateway"), ("cep-api-key", "siddhi"), ("model-storage", "model-serving"),
               ("redis-snapshot-storage", "redis"), ("elasticsearch-credentials", "logging"),
               ("log-agent-elasticsearch", "log-agent")}
@@ -145,6 +146,8 @@ def test_secrets_come_from_secret_config_and_stay_secret(site_case) -> None:
         assert "data" not in secret.inputs
     data = {name: s.inputs["stringData"] for (_, name), s in secrets.items()}
     assert data["redis-auth"] == {"password": secret_value(stack, "redisPassword")}
+    assert data["kafka-mirror-target"] == {"username": site.name,
+                                           "password": secret_value(stack, "kafkaMirrorPassword")}
     assert data["grafana-admin"] == {"admin-user": "admin",
                                      "admin-password": secret_value(stack, "grafanaAdminPassword")}
     assert data["gateway-api-keys"] == {"keys": secret_value(stack, "gatewayApiKeys"),
