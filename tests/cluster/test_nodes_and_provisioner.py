@@ -80,3 +80,12 @@ def test_watch_stream_yields_each_document_however_it_is_split() -> None:
     data = "".join(json.dumps(d, indent=2, ensure_ascii=False) + "\n" for d in docs).encode()
     for size in (1, 3, 7, 4096):
         assert list(provisioner.json_stream(Chunks(data, size))) == docs
+
+
+def test_a_node_is_schedulable_once_ready_and_rid_of_the_lifecycle_taint() -> None:
+    ready = {"status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+    tainted = {**ready, "spec": {"taints": [{"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}]}}
+    gpu = {**ready, "spec": {"taints": [{"key": "nvidia.com/gpu", "effect": "NoSchedule"}]}}
+    not_ready = {"status": {"conditions": [{"type": "Ready", "status": "False"}]}}
+    assert local.node_schedulable(ready) and local.node_schedulable(gpu)   # a workload taint is the chart's business
+    assert not local.node_schedulable(tainted) and not local.node_schedulable(not_ready)

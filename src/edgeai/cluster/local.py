@@ -111,8 +111,19 @@ def _component_of(argv: tuple[str, ...]) -> str | None:
     return name if name in PROCESSES else None
 
 
+# Taints the node lifecycle controller puts on a node until it has seen the node Ready.
+LIFECYCLE_TAINTS = frozenset({"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"})
+
+
 def node_ready(node: dict[str, Any]) -> bool:
     return any(c["type"] == "Ready" and c["status"] == "True" for c in node.get("status", {}).get("conditions", []))
+
+
+def node_schedulable(node: dict[str, Any]) -> bool:
+    """Ready, and the controller manager has lifted its not-ready taint (it lags the Ready condition by
+    up to its node monitor period: until then no pod without a toleration is scheduled there)."""
+    taints = {t.get("key") for t in node.get("spec", {}).get("taints") or []}
+    return node_ready(node) and not taints & LIFECYCLE_TAINTS
 
 
 class LocalCluster:
@@ -222,7 +233,8 @@ class LocalCluster:
         for name in PROCESSES[2:]:
             self._start(name)
         specs = nodes.site_nodes(env, site)
-        wait_for(f"{len(specs)} node(s) to be Ready", lambda: self._nodes_ready(kubectl, specs), START_TIMEOUT)
+        wait_for(f"{len(specs)} node(s) to be Ready and schedulable", lambda: self._nodes_ready(kubectl, specs),
+                 START_TIMEOUT)
         # The service-account controller creating `default` proves the controller manager works;
         # pods of a namespace cannot be created before its `default` ServiceAccount exists.
         wait_for("the controller manager (ServiceAccount default/default)",
@@ -305,7 +317,7 @@ class LocalCluster:
 
     @staticmethod
     def _nodes_ready(kubectl: Kubectl, specs: list[nodes.NodeSpec]) -> bool:
-        ready = {n["metadata"]["name"] for n in kubectl.items("nodes") if node_ready(n)}
+        ready = {n["metadata"]["name"] for n in kubectl.items("nodes") if node_schedulable(n)}
         return all(s.name in ready for s in specs)
 
     def _check_all_running(self) -> None:
