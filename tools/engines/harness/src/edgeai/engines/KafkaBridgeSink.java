@@ -87,13 +87,7 @@ public class KafkaBridgeSink extends Sink<State> {
         props.put(ProducerConfig.LINGER_MS_CONFIG, "2");
         props.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
         props.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
-        String optional = optionHolder.validateAndGetStaticValue("optional.configuration", "");
-        for (String kv : optional.split(",")) {
-            int colon = kv.indexOf(':');
-            if (colon > 0) {
-                props.put(kv.substring(0, colon).trim(), kv.substring(colon + 1).trim());
-            }
-        }
+        KafkaOptions.putOptionalConfiguration(props, optionHolder);
         return null;
     }
 

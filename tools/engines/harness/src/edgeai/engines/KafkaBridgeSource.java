@@ -108,13 +108,7 @@ public class KafkaBridgeSource extends Source<KafkaBridgeSource.OffsetState> {
         props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         props.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
         props.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
-        String optional = optionHolder.validateAndGetStaticValue("optional.configuration", "");
-        for (String kv : optional.split(",")) {
-            int colon = kv.indexOf(':');
-            if (colon > 0) {
-                props.put(kv.substring(0, colon).trim(), kv.substring(colon + 1).trim());
-            }
-        }
+        KafkaOptions.putOptionalConfiguration(props, optionHolder);
         return () -> {
             state = new OffsetState();
             return state;
