@@ -39,6 +39,13 @@ else
     "-X main.version=$KUBECONFORM_VERSION"
 fi
 
+# kind, for the `kind` cluster provider (edgeai.cluster.kind finds it in the cache).
+if have_on_path kind "$KIND_VERSION" version; then
+  echo "kind $KIND_VERSION: on PATH ($(command -v kind))"
+else
+  go_install kind "$KIND_VERSION" sigs.k8s.io/kind
+fi
+
 # The local cluster's control plane: Kubernetes binaries, etcd and kwok (cached builds).
 bash "$here/build-control-plane.sh"
 

@@ -6,22 +6,30 @@ nvidia.com/gpu.* labels; see edgeai.cluster.nodes for why no taint). A kind node
 `nvidia.com/gpu` capacity is advertised by patching the node's status, the documented way to
 advertise an extended resource. The site's storage class (e.g. `local-path`) is created on top of
 the local-path provisioner kind ships, and made the default.
+
+The node image is kindest/node at the environment's Kubernetes version when it can be had, else
+built here by scripts/build-node-image.sh (Debian packages and Go modules only). That image brings
+kube-router as the CNI, because it enforces NetworkPolicy: kind's default CNI is then disabled and
+kube-router is installed right after the nodes are created (kube-router.yaml). The nodes' containerd
+pulls through the registry mirrors of edgeai.cluster.mirrors. Where the engine cannot run privileged
+containers, edgeai.cluster.unprivileged wraps docker for the kind process.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from edgeai import tools
-from edgeai.cluster import nodes
+from edgeai import paths, tools
+from edgeai.cluster import mirrors as registry_mirrors
+from edgeai.cluster import nodes, unprivileged
 from edgeai.cluster.kube import Kubectl, wait_for
+from edgeai.cluster.local import node_schedulable
 from edgeai.cluster.state import ClusterInfo
 from edgeai.fleet import Environment, Site
 
@@ -31,6 +39,10 @@ DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
 # Labels the kubelet sets itself (and the container's name is the node's hostname).
 KUBELET_LABELS = ("kubernetes.io/hostname", "kubernetes.io/os", "kubernetes.io/arch")
 IMAGE_ENV = "EDGEAI_KIND_NODE_IMAGE"
+NODE_IMAGE_SCRIPT = "scripts/build-node-image.sh"
+# Set on the node images scripts/build-node-image.sh builds: they preload kube-router, not kindnet.
+CNI_LABEL = "io.edgeai.kind-node.cni"
+CNI_MANIFEST = Path(__file__).with_name("kube-router.yaml")
 
 
 def node_image(env: Environment) -> str:
@@ -38,13 +50,36 @@ def node_image(env: Environment) -> str:
     return os.environ.get(IMAGE_ENV) or f"kindest/node:v{env.kubernetes_version}"
 
 
-def kind_config(env: Environment, site: Site, name: str, image: str) -> dict[str, Any]:
+def kind_config(env: Environment, site: Site, name: str, image: str, *, mirrors_dir: Path | None = None,
+                own_cni: bool = False, unprivileged_nodes: bool = False) -> dict[str, Any]:
+    """kind's Cluster config for the site. `mirrors_dir` (host) is mounted as the nodes' containerd
+    hosts directory (edgeai.cluster.mirrors); `own_cni` disables kind's CNI for kube-router;
+    `unprivileged_nodes` adds the containerd setting edgeai.cluster.unprivileged needs."""
+    node_fields: dict[str, Any] = {"image": image}
+    if mirrors_dir is not None:
+        node_fields["extraMounts"] = [{"hostPath": str(mirrors_dir), "containerPath": registry_mirrors.CERTS_DIR,
+                                       "readOnly": True}]
     workers = []
     for spec in nodes.site_nodes(env, site):
-        workers.append({"role": "worker", "image": image,
+        workers.append({"role": "worker", **node_fields,
                         "labels": {k: v for k, v in spec.labels.items() if k not in KUBELET_LABELS}})
-    return {"kind": "Cluster", "apiVersion": API_VERSION, "name": name,
-            "nodes": [{"role": "control-plane", "image": image}, *workers]}
+    config: dict[str, Any] = {"kind": "Cluster", "apiVersion": API_VERSION, "name": name,
+                              "nodes": [{"role": "control-plane", **node_fields}, *workers]}
+    patches = [registry_mirrors.CONTAINERD_PATCH] if mirrors_dir is not None else []
+    if unprivileged_nodes:
+        patches.append(unprivileged.CONTAINERD_PATCH)
+    if patches:
+        config["containerdConfigPatches"] = patches
+    if own_cni:
+        config["networking"] = {"disableDefaultCNI": True}
+    return config
+
+
+def cni_manifest() -> list[dict[str, Any]]:
+    """kube-router's objects, its image at the pinned version (the one the node image preloads)."""
+    version = tools.pinned_versions()["KUBE_ROUTER_VERSION"]
+    return [doc for doc in yaml.safe_load_all(CNI_MANIFEST.read_text().replace("KUBE_ROUTER_VERSION", version))
+            if doc]
 
 
 def storage_class(name: str) -> dict[str, Any]:
@@ -55,29 +90,51 @@ def storage_class(name: str) -> dict[str, Any]:
 
 
 def kind_binary() -> str:
-    found = shutil.which("kind") or next((str(p) for p in [Path.home() / "go" / "bin" / "kind"] if p.is_file()), None)
-    pinned = tools.pinned_versions().get("KIND_VERSION", "")
-    if not found:
-        raise tools.ToolMissing("kind is not installed; install it with: "
-                                f"go install sigs.k8s.io/kind@{pinned or 'latest'}")
-    return found
+    """kind at the pinned version: on PATH, else built into the cache by scripts/bootstrap-tools.sh."""
+    return tools.find("kind")
+
+
+def built_node_image_tag() -> str:
+    """The tag scripts/build-node-image.sh gives the node image of the current sources (no build)."""
+    return subprocess.run(["bash", str(paths.ROOT / NODE_IMAGE_SCRIPT), "--tag"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+
+
+def image_present(image: str) -> bool:
+    return subprocess.run(["docker", "image", "inspect", image], capture_output=True, check=False).returncode == 0
+
+
+def has_own_cni(image: str) -> bool:
+    """True for node images that preload kube-router (built here) instead of kindnet."""
+    proc = subprocess.run(["docker", "image", "inspect", "-f", f'{{{{index .Config.Labels "{CNI_LABEL}"}}}}',
+                           image], capture_output=True, text=True, check=False)
+    return proc.stdout.strip() == "kube-router"
 
 
 class KindCluster:
     provider = "kind"
 
-    def __init__(self, info: ClusterInfo):
+    def __init__(self, info: ClusterInfo, mirrors: dict[str, str] | None = None):
         self.info = info
+        # {registry host: endpoint URL}; None: from $EDGEAI_REGISTRY_MIRRORS (edgeai.cluster.mirrors).
+        self.mirrors = registry_mirrors.from_env() if mirrors is None else dict(mirrors)
 
-    def _env(self) -> dict[str, str]:
+    @property
+    def mirrors_dir(self) -> Path:
+        return self.info.dir / "containerd-certs.d"
+
+    def _env(self, image: str | None = None) -> dict[str, str]:
         from edgeai.cluster import container_engine
         env = dict(os.environ)
         if container_engine() == "podman":
             env["KIND_EXPERIMENTAL_PROVIDER"] = "podman"
+        elif image and not unprivileged.privileged_works(image):
+            env = unprivileged.environ(self.info.dir / "unprivileged", env)
         return env
 
-    def _kind(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        proc = subprocess.run([kind_binary(), *args], capture_output=True, text=True, check=False, env=self._env())
+    def _kind(self, *args: str, check: bool = True, image: str | None = None) -> subprocess.CompletedProcess:
+        proc = subprocess.run([kind_binary(), *args], capture_output=True, text=True, check=False,
+                              env=self._env(image))
         if check and proc.returncode != 0:
             raise RuntimeError(f"kind {' '.join(args[:2])} failed: {proc.stderr.strip()}")
         return proc
@@ -85,33 +142,48 @@ class KindCluster:
     def exists(self) -> bool:
         return self.info.name in self._kind("get", "clusters").stdout.split()
 
-    def _ensure_image(self, image: str, env: Environment) -> str:
-        """The node image, pulled; when kind publishes none for this patch version, built from the
-        Kubernetes release binaries (`kind build node-image --type release`, kind >= 0.32)."""
-        from edgeai.cluster import container_engine
-        engine = container_engine() or "docker"
-        if subprocess.run([engine, "image", "inspect", image], capture_output=True, check=False).returncode == 0:
+    def _ensure_image(self, image: str, log=print) -> str:
+        """The node image: present, else pulled, else (kindest/node only) the one built here from the
+        Debian packages and Go modules this machine can reach (scripts/build-node-image.sh)."""
+        if image_present(image):
             return image
-        if subprocess.run([engine, "pull", image], capture_output=True, check=False).returncode == 0:
+        overridden = bool(os.environ.get(IMAGE_ENV))
+        built = None if overridden else built_node_image_tag()
+        if built and image_present(built):
+            return built
+        if subprocess.run(["docker", "pull", image], capture_output=True, check=False).returncode == 0:
             return image
-        if os.environ.get(IMAGE_ENV):
+        if overridden:
             raise RuntimeError(f"cannot pull the node image {image} (${IMAGE_ENV})")
-        built = f"edgeai/kind-node:v{env.kubernetes_version}"
-        self._kind("build", "node-image", "--type", "release", f"v{env.kubernetes_version}", "--image", built)
-        return built
+        log(f"cannot pull {image}; building the node image with {NODE_IMAGE_SCRIPT} (about 20 minutes, once)")
+        proc = subprocess.run(["bash", str(paths.ROOT / NODE_IMAGE_SCRIPT)], capture_output=True, text=True,
+                              check=False)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{NODE_IMAGE_SCRIPT} failed: {proc.stderr.strip()[-2000:]}")
+        return proc.stdout.strip().splitlines()[-1]
 
     def up(self, env: Environment, site: Site, log=print) -> None:
         self.info.dir.mkdir(parents=True, exist_ok=True)
+        registry_mirrors.write_hosts(self.mirrors_dir, self.mirrors)   # live: nodes read it at each pull
         if not self.exists():
-            image = self._ensure_image(node_image(env), env)
+            image = self._ensure_image(node_image(env), log)
+            own_cni = has_own_cni(image)
             config = self.info.dir / "kind-config.yaml"
-            config.write_text(yaml.safe_dump(kind_config(env, site, self.info.name, image), sort_keys=False))
+            config.write_text(yaml.safe_dump(kind_config(
+                env, site, self.info.name, image, mirrors_dir=self.mirrors_dir, own_cni=own_cni,
+                unprivileged_nodes=not unprivileged.privileged_works(image)), sort_keys=False))
             log(f"creating kind cluster {self.info.name} ({1 + site.node_count} nodes, {image})")
+            # With its own CNI no node is Ready before kube-router runs: wait below instead of in kind.
+            wait = [] if own_cni else ["--wait", "5m"]
             self._kind("create", "cluster", "--name", self.info.name, "--config", str(config),
-                       "--kubeconfig", str(self.info.kubeconfig), "--wait", "5m")
+                       "--kubeconfig", str(self.info.kubeconfig), *wait, image=image)
+            if own_cni:
+                Kubectl(self.info.kubeconfig).apply(cni_manifest())
         else:
             self._kind("export", "kubeconfig", "--name", self.info.name, "--kubeconfig", str(self.info.kubeconfig))
         kubectl = Kubectl(self.info.kubeconfig)
+        wait_for(f"{1 + site.node_count} node(s) to be Ready and schedulable", lambda: len(
+            [n for n in kubectl.items("nodes") if node_schedulable(n)]) == 1 + site.node_count, 300, 1)
         self._storage(kubectl, site.storage_class)
         self._advertise_gpus(kubectl)
         config = yaml.safe_load(self.info.kubeconfig.read_text())
