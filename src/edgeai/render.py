@@ -82,11 +82,11 @@ def render_release(env: Environment, release: Release, root: Path | None = None)
 
 
 def render_site(env: Environment, site: Site, releases: list[Release] | None = None,
-                workers: int = 4) -> list[RenderedRelease]:
+                workers: int = 4, root: Path | None = None) -> list[RenderedRelease]:
     """Every release of the site rendered; helm runs in parallel, results keep sync-wave order."""
     releases = releases if releases is not None else compose(env, site)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda r: render_release(env, r), releases))
+        return list(pool.map(lambda r: render_release(env, r, root), releases))
 
 
 @dataclass(frozen=True)
