@@ -13,8 +13,9 @@ from pathlib import Path
 
 import yaml
 
-from edgeai import catalog, cluster_cli, fleet, helm, paths, render, stacks_cli, tools
+from edgeai import catalog, cluster_cli, fleet, helm, images_cli, paths, render, stacks_cli, tools
 from edgeai.composition import compose
+from edgeai.engine import EngineError
 from edgeai.problems import InputErrors, Problem
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_INPUT = 0, 1, 2
@@ -148,6 +149,7 @@ def parser() -> argparse.ArgumentParser:
 
     stacks_cli.add_parser(sub)
     cluster_cli.add_parsers(sub)
+    images_cli.add_parsers(sub)
     return top
 
 
@@ -163,9 +165,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except tools.ToolMissing as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_INPUT
-    except helm.HelmError as err:
+    except helm.HelmError as err:  # a tool failed: not a verdict on the fleet (exit 1 means violations)
         print(f"error: helm failed:\n{err}", file=sys.stderr)
-        return EXIT_VIOLATIONS
+        return EXIT_INPUT
+    except EngineError as err:
+        print(f"error: the render engine failed:\n{err}", file=sys.stderr)
+        return EXIT_INPUT
 
 
 if __name__ == "__main__":

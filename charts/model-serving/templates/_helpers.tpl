@@ -18,7 +18,22 @@ and a NetworkPolicy. Returned as a YAML list for fromYamlArray.
 
 {{/* Version of an artifact: the last segment of its URI (s3://models/iris/v3 → v3). */}}
 {{- define "model-serving.version" -}}
+{{- if hasPrefix "oci://" . -}}
+{{- . | splitList ":" | last -}}
+{{- else -}}
 {{- . | trimSuffix "/" | splitList "/" | last -}}
+{{- end -}}
+{{- end -}}
+
+{{/* An oci:// artifact is an image holding the model under /model; its registry follows
+     global.imageRegistry like every other image, so a site pulls it through its own registry
+     (and a restarted pod finds it in the node's image cache, with or without an uplink). */}}
+{{- define "model-serving.artifactImage" -}}
+{{- $path := trimPrefix "oci://" .uri -}}
+{{- $registry := first (splitList "/" $path) -}}
+{{- $rest := trimPrefix (printf "%s/" $registry) $path -}}
+{{- $image := dict "registry" $registry "repository" (regexReplaceAll ":[^:]*$" $rest "") "tag" (regexFind "[^:]*$" $rest) -}}
+{{- include "edgeai.image" (dict "ctx" .ctx "image" $image) -}}
 {{- end -}}
 
 {{/* Where the artifact lands: /mnt/models/<model name>, the layout both servers expect
