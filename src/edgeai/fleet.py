@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgeai import paths, schemas, semantics
+from edgeai import overrides, paths, schemas, semantics
 from edgeai.problems import InputErrors, Problem
 from edgeai.yamlfile import YamlFile, load
 
@@ -133,6 +133,10 @@ def _load_checked(path: Path, kind: str, problems: list[Problem]) -> YamlFile | 
     if doc is None:
         return None
     schema_problems = schemas.validate(doc, kind)
+    if not schema_problems:
+        # Only a well-typed file can be walked for its overrides, formats and secrets; an override
+        # of the wrong type stops here, before the cross-file rules compare or merge it.
+        schema_problems = overrides.check(doc)
     problems += schema_problems + schemas.check_header(doc, kind)
     # A file that breaks its schema is not used further: later checks would only echo the error.
     return None if schema_problems else doc

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import functools
 import json
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 
-from edgeai import paths
+from edgeai import formats, paths
 from edgeai.problems import Problem
 from edgeai.yamlfile import SCHEMA_HEADER, YamlFile
 
@@ -35,9 +36,34 @@ def _registry() -> Registry:
     return Registry().with_resources(resources)
 
 
+# Formats the schemas assert (JSON Schema only annotates them unless a checker is given). Each
+# raises ValueError saying what is wrong; editors ignore the custom ones.
+FORMATS = FormatChecker(formats=())
+
+
+@FORMATS.checks("date", raises=ValueError)
+def _date(value: object) -> bool:
+    # '2027-02-30' matches the pattern but is no day: fromisoformat says "day is out of range".
+    return not isinstance(value, str) or bool(dt.date.fromisoformat(value))
+
+
+@FORMATS.checks("cidr", raises=ValueError)
+def _cidr(value: object) -> bool:
+    problem = formats.cidr_problem(value) if isinstance(value, str) else None
+    if problem:
+        raise ValueError(problem)
+    return True
+
+
+# One file with thousands of errors (a pasted blob) would print thousands of lines; the first
+# ones say what is wrong.
+MAX_PROBLEMS_PER_FILE = 20
+
+
 @functools.cache
 def validator_for(schema_file: Path) -> Draft202012Validator:
-    return Draft202012Validator(json.loads(schema_file.read_text()), registry=_registry())
+    return Draft202012Validator(json.loads(schema_file.read_text()), registry=_registry(),
+                                format_checker=FORMATS)
 
 
 def schema_path(kind: str) -> Path:
@@ -75,7 +101,14 @@ def explain(err: ValidationError) -> tuple[list[str | int], str, str]:
         return path, f"expected one of {', '.join(map(str, arg))}; got {json.dumps(inst)}", fix
     if v in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
         op = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}[v]
-        return path, f"expected a value {op} {arg}, got {json.dumps(inst)}", ""
+        return path, f"expected a value {op} {arg}, got {json.dumps(inst)}", err.schema.get("description", "")
+    if v == "format":
+        cause = f": {err.cause}" if err.cause else ""
+        return path, f"{json.dumps(inst)} is not a valid {arg}{cause}", err.schema.get("description", "")
+    if v in ("maxLength", "maxItems", "maxProperties"):
+        return path, f"expected at most {arg} {v.removeprefix('max').lower()}", ""
+    if v == "not" and isinstance(arg, dict) and arg == {}:
+        return path, "this key takes no values", err.schema.get("description", "remove it")
     if v == "pattern":
         hint = err.schema.get("description", "")
         return path, f"{json.dumps(inst)} does not have the expected form ({arg})", hint
@@ -90,8 +123,12 @@ def explain(err: ValidationError) -> tuple[list[str | int], str, str]:
 
 def validate(doc: YamlFile, kind: str) -> list[Problem]:
     """Every schema violation of one environment file."""
-    problems = []
+    problems: list[Problem] = []
     for err in validator_for(schema_path(kind)).iter_errors(doc.data):
+        if len(problems) == MAX_PROBLEMS_PER_FILE:
+            problems.append(doc.problem((), f"more schema errors in this file than the {MAX_PROBLEMS_PER_FILE} "
+                                        "shown", "fix these and run again"))
+            break
         path, message, fix = explain(err)
         problems.append(doc.problem(path, message, fix))
     return problems

@@ -41,7 +41,7 @@ def check_names(env: Environment, sites: dict[Path, YamlFile | None],
 
 
 def check(env: Environment) -> list[Problem]:
-    problems = _check_placement(env) + _check_gitops(env)
+    problems = _check_placement(env) + _check_gitops(env) + _check_kubernetes_version(env)
     for site in env.sites.values():
         problems += _check_kafka(env, site) + _check_cep_model(env, site)
     return problems
@@ -73,6 +73,29 @@ def _check_gitops(env: Environment) -> list[Problem]:
                                  f"production sites must sync a tag or a commit, not '{revision}' "
                                  "(a branch or HEAD moves under them)", "use a release tag such as v1.4.0")]
     return []
+
+
+def supported_kubernetes_minors() -> list[str]:
+    """Minor versions whose Kubernetes schemas the gate has offline ('1.34', ...); [] when unknown."""
+    from edgeai import engine, tools
+
+    try:
+        root = engine.kubernetes_schema_dir()
+    except tools.ToolMissing:
+        return []
+    found = (re.match(r"^v(\d+\.\d+)\.0-local$", p.name) for p in root.iterdir())
+    return sorted((m.group(1) for m in found if m), key=lambda v: tuple(map(int, v.split("."))))
+
+
+def _check_kubernetes_version(env: Environment) -> list[Problem]:
+    """One problem at the line that names the version, instead of one schema finding per object."""
+    supported = supported_kubernetes_minors()
+    minor = ".".join(env.kubernetes_version.split(".")[:2])
+    if not supported or minor in supported:
+        return []
+    return [env.file.problem(("kubernetesVersion",), f"Kubernetes {env.kubernetes_version} is not supported: "
+                             f"the gate checks objects against the schemas of {supported[0]} to {supported[-1]}",
+                             f"use a version from {supported[0]}.0 to {supported[-1]}.x")]
 
 
 def _layers(env: Environment, site: Site, component: str) -> list[Layer]:

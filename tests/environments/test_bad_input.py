@@ -99,7 +99,7 @@ CASES: dict[str, tuple[Mutation, str]] = {
         "sites/stg-eu-1.yaml:7: nodes.memory: \"32GB\" does not have the expected form"),
     "list instead of mapping": (
         lambda r: (r / "staging/models/listy.yaml").write_text("- name: x\n"),
-        "models/listy.yaml:1: (document): expected a YAML mapping at the top level, got CommentedSeq"),
+        "models/listy.yaml:1: (document): expected a YAML mapping at the top level, got a list"),
     "CEP model not placed": (
         lambda r: edit(r, "models/sensor-anomaly.yaml", "[eu-central, us-east, ap-southeast]", "[eu-central]"),
         "sites/stg-ap-1.yaml:3: region: the CEP app of site 'stg-ap-1' calls model 'sensor-anomaly', which "

@@ -127,14 +127,15 @@ def test_small_sites_ship_logs_to_the_cloud() -> None:
 
 def test_site_overrides_environment_overrides_platform(tmp_path) -> None:
     import shutil
-    shutil.copytree(paths.ENVIRONMENTS / "local", tmp_path / "local")
-    env_file = tmp_path / "local" / "environment.yaml"
+    # staging: its files set no components of their own (local's do, for the local cluster)
+    shutil.copytree(paths.ENVIRONMENTS / "staging", tmp_path / "staging")
+    env_file = tmp_path / "staging" / "environment.yaml"
     env_file.write_text(env_file.read_text() + "components:\n  redis:\n    persistence: {size: 8Gi}\n"
                         "    resources: {requests: {cpu: 200m, memory: 256Mi}, limits: {cpu: 1, memory: 512Mi}}\n")
-    site_file = tmp_path / "local" / "sites" / "local.yaml"
+    site_file = tmp_path / "staging" / "sites" / "stg-eu-1.yaml"
     site_file.write_text(site_file.read_text() + "components:\n  redis:\n    persistence: {size: 2Gi}\n")
     env = fleet.load_fleet(root=tmp_path)[0]
-    redis = next(r for r in compose(env, env.sites["local"]) if r.component == "redis")
+    redis = next(r for r in compose(env, env.sites["stg-eu-1"]) if r.component == "redis")
     assert redis.values["persistence"]["size"] == "2Gi"           # site wins
     assert redis.values["resources"]["requests"]["cpu"] == "200m"  # environment kept where site is silent
 
