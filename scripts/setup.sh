@@ -14,9 +14,15 @@ if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
     .venv/bin/python -m pip install --quiet -e '.[dev]'"
   touch "$stamp"
 fi
+scripts/phase.sh container-engine bash scripts/container-engine.sh
 scripts/phase.sh tools bash scripts/bootstrap-tools.sh
 
 # Real engines that tests start on 127.0.0.1 with the configuration the charts render
 # (Kafka and Siddhi from Maven Central, MLServer from PyPI, promtool from its Go module,
 # redis-server and nginx from Debian).
 scripts/phase.sh engines bash scripts/install-engines.sh
+
+# The local site on kind (make up, tests/e2e): the kind node image (Kubernetes node binaries,
+# control-plane images, CNI, storage) and every image of the `local` environment, built here.
+scripts/phase.sh node-image bash scripts/build-node-image.sh
+scripts/phase.sh images .venv/bin/edgeai images build --env local

@@ -100,16 +100,28 @@ def cmd_cluster_status(args: argparse.Namespace) -> int:
 
 @_reported
 def cmd_up(args: argparse.Namespace) -> int:
-    from edgeai import deploy
+    from edgeai import access, deploy
     from edgeai.cluster.kube import Kubectl
+    from edgeai.images import site as site_images
+    from edgeai.render import render_site
 
     env, site = _site(args)
     log = lambda m: print(m, file=sys.stderr)  # noqa: E731 - progress on stderr, the table on stdout
-    info = cluster.up(env, site, provider=args.provider, name=args.name, log=log)
+    objects = [o for rr in render_site(env, site) for o in rr.objects]
+    exposed = access.node_ports(objects)
+    info = cluster.up(env, site, provider=args.provider, name=args.name, log=log,
+                      mirrors=site_images.mirrors(), host_ports=[e.node_port for e in exposed])
+    if info.provider == "kind":   # real nodes pull every image from the site registry
+        for ref in site_images.provide(env, site, objects, log):
+            log(f"warning: no build definition for {ref}: its pods cannot start on this site")
     only = set(args.release) if args.release else None
     outcomes = deploy.deploy(env, site, info, timeout=args.timeout, log=log, only=only)
     rows = deploy.status_rows(Kubectl(info.kubeconfig), outcomes)
     sys.stdout.write(deploy.table(rows))
+    if info.provider == "kind" and not any(o.action == "failed" for o in outcomes):
+        models = [m.name for m in env.placed_models(site)]
+        sys.stdout.write(access.summary(exposed, models[0] if models else None,
+                                        str(deploy.site_secrets_file(info))))
     failed = [o for o in outcomes if o.action == "failed"]
     for o in failed:
         print(f"error: release {o.release.name} failed (rolled back):\n{o.error}", file=sys.stderr)

@@ -121,9 +121,13 @@ def deploy_release(h: Helm, release: Release, timeout: str) -> Outcome:
         return Outcome(release, "failed", after and after["version"], str(err))
 
 
+def site_secrets_file(info: ClusterInfo) -> Path:
+    return info.dir / "site-secrets.json"
+
+
 def site_secret_values(info: ClusterInfo) -> dict[str, str]:
     """The stack's secret config keys, random per cluster, in <state>/site-secrets.json (0600)."""
-    return private_values(info.dir / "site-secrets.json", site_objects.secret_keys())
+    return private_values(site_secrets_file(info), site_objects.secret_keys())
 
 
 def apply_site_objects(kubectl: Kubectl, env: Environment, site: Site, releases: list[Release],

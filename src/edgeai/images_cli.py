@@ -96,7 +96,7 @@ def cmd_push(args: argparse.Namespace) -> int:
         for ref in built.values():
             _, repository, tag = split_ref(ref)
             refs[ref] = f"{target}/{repository}:{tag}"
-        registry.push(refs, target)
+        registry.push(refs)
     except BuildError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_VIOLATIONS

@@ -109,7 +109,8 @@ def _stage_inputs(d: Definition, context: Path, log) -> dict[str, list[str]]:
             sbom["go"] += inputs.go_modules(built)
     if d.pip or d.pip_no_deps:
         (context / "wheels").mkdir()
-        for reqs, no_deps, name in ((d.pip, False, "requirements.txt"), (d.pip_no_deps, True, "requirements-no-deps.txt")):
+        for reqs, no_deps, name in ((d.pip, False, "requirements.txt"),
+                                    (d.pip_no_deps, True, "requirements-no-deps.txt")):
             (context / name).write_text("".join(f"{r}\n" for r in reqs))
             if reqs:
                 for wheel in inputs.wheels(list(reqs), no_deps, log).glob("*.whl"):

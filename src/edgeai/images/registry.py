@@ -62,14 +62,30 @@ def down() -> list[str]:
     return [f"registry container {NAME} (its data stays in the volume {VOLUME})"]
 
 
-def push(refs: dict[str, str], registry: str, log=print) -> list[str]:
-    """Push built images (source reference -> reference at the registry); returns what was pushed."""
+def _served_digest(target: str) -> str | None:
+    """The digest the registry serves for `host/repository:tag`, None when it has none."""
+    host, _, rest = target.partition("/")
+    repository, _, tag = rest.rpartition(":")
+    request = urllib.request.Request(f"http://{host}/v2/{repository}/manifests/{tag}", method="HEAD", headers={
+        "Accept": "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return resp.headers.get("Docker-Content-Digest")
+    except OSError:
+        return None
+
+
+def push(refs: dict[str, str], log=print) -> list[str]:
+    """Push built images (source reference -> reference at the registry) unless the registry already
+    serves that very image (the digest it was last pushed with); returns what was pushed."""
     pushed = []
     for source, target in refs.items():
-        if source != target:
-            build._docker("tag", source, target)
+        build._docker("tag", source, target)
+        digests = build._docker("image", "inspect", "--format", "{{json .RepoDigests}}", target).stdout.decode()
+        served = _served_digest(target)
+        if served and served in digests:
+            continue
         build._docker("push", target)
-        digest = build._docker("image", "inspect", "--format", "{{index .RepoDigests 0}}", target).stdout.decode()
-        log(f"pushed {target} ({digest.strip().rpartition('@')[2][:19]})")
+        log(f"pushed {target}")
         pushed.append(target)
     return pushed

@@ -1,0 +1,34 @@
+"""End-to-end tests of the workflows on a real kind cluster: the `local` site, deployed by `edgeai up`
+exactly as `make up` does (node image, images and registry built here), once per session.
+
+The cluster is the developer's own `edgeai-local-local` (the site's node ports are mapped to fixed
+host ports, so two such clusters cannot run side by side): a session that created it deletes it at
+the end, one that found it running leaves it running. Under CI=true nothing skips: without a
+container engine the tests fail.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+from tests.e2e.kindsite import KindSite, deploy_local_site
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="session")
+def site() -> KindSite:
+    from edgeai.cluster import container_engine
+    if container_engine() is None:
+        message = "no container engine answers (`docker info` fails): bash scripts/setup.sh starts one"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    found, created = deploy_local_site()
+    print(f"\n{found.deploy_output}", file=sys.stderr)
+    yield found
+    if created and not os.environ.get("EDGEAI_E2E_KEEP"):
+        found.down()
