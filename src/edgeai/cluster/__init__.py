@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,20 +45,22 @@ def default_provider() -> str:
     return "kind" if container_engine() else "local"
 
 
-def _driver(info: ClusterInfo, mirrors: Mapping[str, str] | None = None):
+def _driver(info: ClusterInfo, mirrors: Mapping[str, str] | None = None, host_ports: Sequence[int] = ()):
     if info.provider == "local":
         from edgeai.cluster.local import LocalCluster
         return LocalCluster(info)
     from edgeai.cluster.kind import KindCluster
-    return KindCluster(info, None if mirrors is None else dict(mirrors))
+    return KindCluster(info, None if mirrors is None else dict(mirrors), host_ports)
 
 
 def up(env: Environment, site: Site, provider: str | None = None, name: str | None = None,
-       log=print, mirrors: Mapping[str, str] | None = None) -> ClusterInfo:
+       log=print, mirrors: Mapping[str, str] | None = None, host_ports: Sequence[int] = ()) -> ClusterInfo:
     """Create (or resume) the cluster of a site; returns its info (kubeconfig, server).
 
     `mirrors` ({registry host: endpoint URL}, kind only) are the registry mirrors the nodes' containerd
-    pulls through; None reads them from $EDGEAI_REGISTRY_MIRRORS (edgeai.cluster.mirrors)."""
+    pulls through; None reads them from $EDGEAI_REGISTRY_MIRRORS (edgeai.cluster.mirrors).
+    `host_ports` (kind only): node ports mapped to the same ports on the host's 127.0.0.1 when the
+    cluster is created (the site's NodePort Services, edgeai.access)."""
     name = name or cluster_name(env.name, site.name)
     info = ClusterInfo.load(name)
     if info and provider and info.provider != provider:
@@ -70,7 +72,7 @@ def up(env: Environment, site: Site, provider: str | None = None, name: str | No
     if info is None:
         info = ClusterInfo(name, provider or default_provider(), env.name, site.name)
     try:
-        _driver(info, mirrors).up(env, site, log=log)
+        _driver(info, mirrors, host_ports).up(env, site, log=log)
     except (RuntimeError, TimeoutError) as err:
         if isinstance(err, ToolMissing):
             raise

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,10 +52,12 @@ def node_image(env: Environment) -> str:
 
 
 def kind_config(env: Environment, site: Site, name: str, image: str, *, mirrors_dir: Path | None = None,
-                own_cni: bool = False, unprivileged_nodes: bool = False) -> dict[str, Any]:
+                own_cni: bool = False, unprivileged_nodes: bool = False,
+                host_ports: Sequence[int] = ()) -> dict[str, Any]:
     """kind's Cluster config for the site. `mirrors_dir` (host) is mounted as the nodes' containerd
     hosts directory (edgeai.cluster.mirrors); `own_cni` disables kind's CNI for kube-router;
-    `unprivileged_nodes` adds the containerd setting edgeai.cluster.unprivileged needs."""
+    `unprivileged_nodes` adds the containerd setting edgeai.cluster.unprivileged needs;
+    `host_ports` (node ports) are mapped to the same ports on the host's 127.0.0.1."""
     node_fields: dict[str, Any] = {"image": image}
     if mirrors_dir is not None:
         node_fields["extraMounts"] = [{"hostPath": str(mirrors_dir), "containerPath": registry_mirrors.CERTS_DIR,
@@ -63,8 +66,12 @@ def kind_config(env: Environment, site: Site, name: str, image: str, *, mirrors_
     for spec in nodes.site_nodes(env, site):
         workers.append({"role": "worker", **node_fields,
                         "labels": {k: v for k, v in spec.labels.items() if k not in KUBELET_LABELS}})
+    control_plane = {"role": "control-plane", **node_fields}
+    if host_ports:   # kube-proxy answers a node port on every node: the control plane's will do
+        control_plane["extraPortMappings"] = [{"containerPort": p, "hostPort": p, "listenAddress": "127.0.0.1",
+                                               "protocol": "TCP"} for p in host_ports]
     config: dict[str, Any] = {"kind": "Cluster", "apiVersion": API_VERSION, "name": name,
-                              "nodes": [{"role": "control-plane", **node_fields}, *workers]}
+                              "nodes": [control_plane, *workers]}
     patches = [registry_mirrors.CONTAINERD_PATCH] if mirrors_dir is not None else []
     if unprivileged_nodes:
         patches.append(unprivileged.CONTAINERD_PATCH)
@@ -114,10 +121,11 @@ def has_own_cni(image: str) -> bool:
 class KindCluster:
     provider = "kind"
 
-    def __init__(self, info: ClusterInfo, mirrors: dict[str, str] | None = None):
+    def __init__(self, info: ClusterInfo, mirrors: dict[str, str] | None = None, host_ports: Sequence[int] = ()):
         self.info = info
         # {registry host: endpoint URL}; None: from $EDGEAI_REGISTRY_MIRRORS (edgeai.cluster.mirrors).
         self.mirrors = registry_mirrors.from_env() if mirrors is None else dict(mirrors)
+        self.host_ports = tuple(host_ports)
 
     @property
     def mirrors_dir(self) -> Path:
@@ -171,7 +179,8 @@ class KindCluster:
             config = self.info.dir / "kind-config.yaml"
             config.write_text(yaml.safe_dump(kind_config(
                 env, site, self.info.name, image, mirrors_dir=self.mirrors_dir, own_cni=own_cni,
-                unprivileged_nodes=not unprivileged.privileged_works(image)), sort_keys=False))
+                unprivileged_nodes=not unprivileged.privileged_works(image), host_ports=self.host_ports),
+                sort_keys=False))
             log(f"creating kind cluster {self.info.name} ({1 + site.node_count} nodes, {image})")
             # With its own CNI no node is Ready before kube-router runs: wait below instead of in kind.
             wait = [] if own_cni else ["--wait", "5m"]
