@@ -1,5 +1,6 @@
 import re
 
+from edgeai.formats import secret_in
 from policies.engine import Rule
 
 SECRET_KEY = re.compile(r"^(password|passwd|secret|token|apiKey|api_key|accessKey|secretKey|privateKey)$", re.I)
@@ -13,13 +14,16 @@ def _walk(value, path):
         for i, v in enumerate(value):
             yield from _walk(v, [*path, str(i)])
     elif path and SECRET_KEY.match(path[-1]) and isinstance(value, str) and value:
-        yield ".".join(path)
+        yield ".".join(path), "a secret"
+    elif isinstance(value, str) and (kind := secret_in(value)):
+        # A password inside a JAAS line, user:pass@ in a URL, a token: the key does not say so.
+        yield ".".join(path), kind
 
 
 def check(_, ctx):
     for release in ctx.releases:
-        for path in _walk(release.get("values", {}), []):
-            yield None, f"release {release['name']}: value {path} holds a secret"
+        for path, kind in _walk(release.get("values", {}), []):
+            yield None, f"release {release['name']}: value {path} holds {kind}"
 
 
 RULE = Rule(

@@ -24,11 +24,13 @@ class Demand:
     cpu: float = 0.0      # cores
     memory: float = 0.0   # bytes
     gpu: int = 0
+    disk: float = 0.0     # bytes: ephemeral-storage requests and persistent volume claims
 
     def add(self, other: Demand, times: int = 1) -> None:
         self.cpu += other.cpu * times
         self.memory += other.memory * times
         self.gpu += other.gpu * times
+        self.disk += other.disk * times
 
 
 def pod_spec(obj: dict[str, Any]) -> dict[str, Any] | None:
@@ -51,7 +53,12 @@ def pod_demand(spec: dict[str, Any]) -> Demand:
         demand.cpu += quantity(requests.get("cpu", 0))
         demand.memory += quantity(requests.get("memory", 0))
         demand.gpu += int(limits.get("nvidia.com/gpu", requests.get("nvidia.com/gpu", 0)))
+        demand.disk += quantity(requests.get("ephemeral-storage", 0))
     return demand
+
+
+def claim_bytes(claim: dict[str, Any]) -> float:
+    return quantity((((claim.get("spec") or {}).get("resources") or {}).get("requests") or {}).get("storage", 0))
 
 
 def site_demand(objects: list[dict[str, Any]], node_count: int) -> Demand:
@@ -68,5 +75,9 @@ def site_demand(objects: list[dict[str, Any]], node_count: int) -> Demand:
         else:
             key = (obj["metadata"].get("namespace"), obj["metadata"]["name"])
             replicas = obj["spec"].get("replicas", hpa_min.get(key, 1))
-        total.add(pod_demand(pod_spec(obj) or {}), replicas)
+        pod = pod_demand(pod_spec(obj) or {})
+        # Local volumes (local-path) take the node's disk too: one claim per replica.
+        pod.disk += sum(claim_bytes(c) for c in obj["spec"].get("volumeClaimTemplates") or [])
+        total.add(pod, replicas)
+    total.disk += sum(claim_bytes(o) for o in objects if o.get("kind") == "PersistentVolumeClaim")
     return total

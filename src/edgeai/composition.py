@@ -123,6 +123,8 @@ def _derived(env: Environment, site: Site, component: Component, present: list[C
             values["autoscaling"] = {"maxReplicas": max(model.replicas, gpu_slots)}
     elif name == "gateway":
         values["routes"] = [_route(m) for m in env.placed_models(site)]
+        if site.node_count > 1:  # stateless entry point of every model call: survive a node (EAI-REL-007)
+            values["replicas"] = 2
     elif name == "siddhi":
         values["kafka"] = {"bootstrapServers": f"{service_host('kafka')}:9092"}
         values["inference"] = {"url": f"http://{service_host('gateway')}:8080"}

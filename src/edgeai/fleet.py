@@ -127,7 +127,7 @@ class Environment:
         return [s for _, s in sorted(self.sites.items()) if model.runs_on(s)]
 
 
-def _load_checked(path: Path, kind: str, problems: list[Problem]) -> YamlFile | None:
+def _load_checked(path: Path, kind: str, problems: list[Problem], require_digest: bool = False) -> YamlFile | None:
     doc, found = load(path)
     problems += found
     if doc is None:
@@ -136,7 +136,7 @@ def _load_checked(path: Path, kind: str, problems: list[Problem]) -> YamlFile | 
     if not schema_problems:
         # Only a well-typed file can be walked for its overrides, formats and secrets; an override
         # of the wrong type stops here, before the cross-file rules compare or merge it.
-        schema_problems = overrides.check(doc)
+        schema_problems = overrides.check(doc, require_digest)
     problems += schema_problems + schemas.check_header(doc, kind)
     # A file that breaks its schema is not used further: later checks would only echo the error.
     return None if schema_problems else doc
@@ -150,7 +150,11 @@ def load_environment(directory: Path) -> Environment:
         raise InputErrors([Problem(env_file, None, (), "missing environment.yaml",
                                    "every folder under environments/ (except schema/) is an environment")])
     doc = _load_checked(env_file, "environment", problems)
-    sites = {p: _load_checked(p, "site", problems) for p in sorted((directory / "sites").glob("*.y*ml"))}
+    require_digest = bool(doc and (doc.data.get("images") or {}).get("requireDigest"))
+    if require_digest:
+        problems += overrides.check_components(doc, require_digest=True)
+    sites = {p: _load_checked(p, "site", problems, require_digest)
+             for p in sorted((directory / "sites").glob("*.y*ml"))}
     models = {p: _load_checked(p, "model", problems) for p in sorted((directory / "models").glob("*.y*ml"))}
     if doc is None or None in sites.values() or None in models.values():
         # Cross-file rules over a partial fleet would report echoes of the file errors

@@ -73,7 +73,7 @@ def _walk(value: Any, path: tuple) -> Iterator[tuple[tuple, Any]]:
             yield from _walk(v, (*path, i))
 
 
-def _formats(values: dict[str, Any]) -> Iterator[tuple[tuple, str, str]]:
+def _formats(values: dict[str, Any], require_digest: bool) -> Iterator[tuple[tuple, str, str]]:
     for path, value in _walk(values, ()):
         if not isinstance(value, dict) or not path:
             continue
@@ -82,6 +82,10 @@ def _formats(values: dict[str, Any]) -> Iterator[tuple[tuple, str, str]]:
             found = formats.image_problem(value)
             if found:
                 yield (*path, found[0]), found[1], found[2]
+            if value.get("digest") and require_digest:
+                yield ((*path, "digest"), "a digest typed into an environment file is one nobody verified",
+                       "digests of an environment that requires them are resolved from the registry "
+                       "that serves the image (docs/scanners.md, 'Digests in prod'); remove it")
         if key in ("requests", "limits"):
             for resource in ("cpu", "memory", "ephemeral-storage"):
                 found_q = formats.resource_problem(resource, value.get(resource))
@@ -89,7 +93,7 @@ def _formats(values: dict[str, Any]) -> Iterator[tuple[tuple, str, str]]:
                     yield (*path, resource), found_q[0], found_q[1]
 
 
-def check_components(doc: YamlFile) -> list[Problem]:
+def check_components(doc: YamlFile, require_digest: bool = False) -> list[Problem]:
     """Every component override of one file, against its chart and the strict formats."""
     from edgeai.schemas import explain
 
@@ -108,7 +112,7 @@ def check_components(doc: YamlFile) -> list[Problem]:
         for err in _validator(component).iter_errors(_without_nulls(copy.deepcopy(values))):
             path, message, fix = explain(err)
             problems.append(doc.problem((*base, *path), f"{message} (chart charts/{chart})", fix))
-        for path, message, fix in _formats(values):
+        for path, message, fix in _formats(values, require_digest):
             problems.append(doc.problem((*base, *path), message, fix))
     return problems
 
@@ -124,5 +128,5 @@ def check_secrets(doc: YamlFile) -> list[Problem]:
     return problems
 
 
-def check(doc: YamlFile) -> list[Problem]:
-    return check_components(doc) + check_secrets(doc)
+def check(doc: YamlFile, require_digest: bool = False) -> list[Problem]:
+    return check_components(doc, require_digest) + check_secrets(doc)

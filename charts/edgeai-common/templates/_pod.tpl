@@ -54,12 +54,14 @@ tolerations:
 
 {{/* Pods spread over the site's nodes when it has more than one:
      (dict "ctx" $ "component" "broker") */}}
+{{- /* "hard": true for pods pinned to their first node by a local volume (Kafka brokers): two
+       of them on one node would stay together for good, so the scheduler must not place them so. */ -}}
 {{- define "edgeai.topologySpread" -}}
 {{- if gt (int (.ctx.Values.global.nodeCount | default 1)) 1 }}
 topologySpreadConstraints:
   - maxSkew: 1
     topologyKey: kubernetes.io/hostname
-    whenUnsatisfiable: ScheduleAnyway
+    whenUnsatisfiable: {{ if .hard }}DoNotSchedule{{ else }}ScheduleAnyway{{ end }}
     labelSelector:
       matchLabels:
         {{- include "edgeai.selectorLabels" . | nindent 8 }}

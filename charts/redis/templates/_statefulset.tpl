@@ -42,7 +42,7 @@ spec:
       securityContext:
         {{- include "edgeai.podSecurityContext" (dict "uid" (include "redis.uid" $ | int) "fsGroup" (include "redis.uid" $ | int)) | nindent 8 }}
       {{- include "edgeai.scheduling" $ | nindent 6 }}
-      {{- include "edgeai.topologySpread" $component | nindent 6 }}
+      {{- include "edgeai.topologySpread" (merge (dict "hard" true) $component) | nindent 6 }}
       containers:
         - name: redis
           image: {{ include "edgeai.image" (dict "ctx" $ "image" $.Values.image) }}
