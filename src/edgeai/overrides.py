@@ -27,7 +27,7 @@ from edgeai.yamlfile import YamlFile
 
 # Values of one component in one file. The Application carrying them (with the other layers)
 # must stay under etcd's 1.5 MiB; a rendered ConfigMap under 1 MiB (EAI-REL-009 checks objects).
-MAX_COMPONENT_VALUES_BYTES = 256 << 10
+MAX_COMPONENT_VALUES_BYTES = 128 << 10
 LIBRARY_KEY = "edgeai-common"
 
 
@@ -86,6 +86,10 @@ def _formats(values: dict[str, Any], require_digest: bool) -> Iterator[tuple[tup
                 yield ((*path, "digest"), "a digest typed into an environment file is one nobody verified",
                        "digests of an environment that requires them are resolved from the registry "
                        "that serves the image (docs/scanners.md, 'Digests in prod'); remove it")
+        for i, cidr in enumerate(value.get("egressCIDRs") or [] if isinstance(value.get("egressCIDRs"), list) else []):
+            found_c = formats.cidr_problem(cidr) if isinstance(cidr, str) else None
+            if found_c:
+                yield (*path, "egressCIDRs", i), found_c, "an IPv4 CIDR such as 198.51.100.0/26"
         if key in ("requests", "limits"):
             for resource in ("cpu", "memory", "ephemeral-storage"):
                 found_q = formats.resource_problem(resource, value.get(resource))

@@ -134,10 +134,10 @@ def load(path: Path) -> tuple[YamlFile | None, list[Problem]]:
         return None, [Problem(path, line, (), f"malformed YAML: {str(err).splitlines()[0]}",
                               "remove control characters; keep to printable UTF-8 text")]
     except RecursionError:
-        return None, [Problem(path, None, (), "malformed YAML: nested too deeply",
+        return None, [Problem(path, 1, (), "malformed YAML: nested too deeply",
                               f"at most {MAX_DEPTH} levels")]
     except (ValueError, TypeError) as err:  # a constructor's (an impossible value of a typed scalar)
-        return None, [Problem(path, None, (), f"malformed YAML: {err}", "quote the value")]
+        return None, [Problem(path, 1, (), f"malformed YAML: {err}", "quote the value")]
     if not isinstance(tree, CommentedMap):
         kind = {CommentedSeq: "a list"}.get(type(tree), f"a scalar {json.dumps(str(tree))[:60]}")
         return None, [Problem(path, 1, (), f"expected a YAML mapping at the top level, got {kind}",
@@ -151,6 +151,8 @@ def load(path: Path) -> tuple[YamlFile | None, list[Problem]]:
                               f"{MAX_DEPTH} levels (nested aliases?)",
                               "write the values out instead of nesting YAML aliases (&anchor / *alias)")]
     except (TypeError, RecursionError) as err:
-        return None, [Problem(path, None, (), f"malformed YAML: {err}",
+        complex_key = re.search(r"^\s*\?\s", text, re.M)
+        line = text.count("\n", 0, complex_key.start()) + 1 if complex_key else 1
+        return None, [Problem(path, line, (), f"malformed YAML: {err}",
                               "use plain strings as mapping keys")]
     return YamlFile(path, data, tree), []
