@@ -74,45 +74,54 @@ trap cleanup EXIT
 
 # --- Debian root filesystems, one image per package list (keyed by the list) ------------------------
 rootfs() { # name ; prints the image made from images/kind-node/<name>-packages.txt
-  local list=$defs/$1-packages.txt image
+  local list=$defs/$1-packages.txt image tar=$work/rootfs-$1.tar
   image=edgeai/kind-rootfs-$1:$(sha256sum < "$list" | cut -c1-12)
   if ! docker image inspect "$image" >/dev/null 2>&1; then
     echo "rootfs $1: mmdebstrap bookworm (1-4 minutes, once)" >&2
-    mmdebstrap --quiet --variant=minbase --include="$(grep -v '^#' "$list" | paste -sd, -)" bookworm - \
-        "deb http://deb.debian.org/debian bookworm main" \
-        "deb http://deb.debian.org/debian bookworm-updates main" \
-        "deb http://deb.debian.org/debian-security bookworm-security main" \
-      | docker import --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' - "$image" >&2
+    # Into a file, not a pipe: a failed mmdebstrap must not leave an empty image behind. One retry:
+    # a mirror hiccup fails apt inside mmdebstrap now and then.
+    for attempt in 1 2; do
+      mmdebstrap --quiet --variant=minbase --include="$(grep -v '^#' "$list" | paste -sd, -)" bookworm "$tar" \
+          "deb http://deb.debian.org/debian bookworm main" \
+          "deb http://deb.debian.org/debian bookworm-updates main" \
+          "deb http://deb.debian.org/debian-security bookworm-security main" >&2 && break
+      [[ $attempt == 2 ]] && { echo "error: mmdebstrap failed twice" >&2; exit 1; }
+    done
+    docker import --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+      "$tar" "$image" >/dev/null
+    rm -f "$tar"
   fi
   echo "$image"
 }
 node_rootfs=$(rootfs node)
 netbase=docker.io/edgeai/kind-netbase:bookworm
-docker tag "$(rootfs netbase)" "$netbase"
+netbase_rootfs=$(rootfs netbase)
+docker tag "$netbase_rootfs" "$netbase"
 
 # --- the images the node runs -------------------------------------------------------------------
+images=("$netbase")
 image() { # dockerfile binary tag [base] ; docker build in a context holding only that binary
   local ctx=$work/ctx-${3//[\/:]/_}
   mkdir -p "$ctx" && cp "$1" "$ctx/Dockerfile" && cp "$2" "$ctx/"
   docker build -q -t "$3" --build-arg "BINARY=${2##*/}" --build-arg "BASE=${4:-scratch}" "$ctx" >/dev/null
-  echo "$3"
+  images+=("$3")
 }
 gcc -static -O2 -o "$work/pause" "$defs/pause.c"
 sandbox=$(sed -n 's/^ *sandbox_image *= *"\(.*\)"/\1/p' "$kind_src/images/base/files/etc/containerd/config.toml")
-images=("$netbase")
 # kubeadm names the images it runs; each gets the binary built here under that name.
-for name in $("$node_bin/kubeadm" config images list --kubernetes-version "$k8s") "$sandbox"; do
+required=$("$node_bin/kubeadm" config images list --kubernetes-version "$k8s")
+for name in $required "$sandbox"; do
   case $name in
-    */kube-proxy:*) images+=("$(image "$defs/Dockerfile.binary" "$node_bin/kube-proxy" "$name" "$netbase")") ;;
-    */kube-*:*)     bin=${name##*/}; images+=("$(image "$defs/Dockerfile.binary" "$cp_bin/${bin%%:*}" "$name")") ;;
-    */etcd:*)       images+=("$(image "$defs/Dockerfile.binary" "$etcd_bin/etcd" "$name")") ;;
-    */coredns:*)    images+=("$(image "$defs/Dockerfile.coredns" "$coredns" "$name")") ;;
-    */pause:*)      images+=("$(image "$defs/Dockerfile.pause" "$work/pause" "$name")") ;;
+    */kube-proxy:*) image "$defs/Dockerfile.binary" "$node_bin/kube-proxy" "$name" "$netbase" ;;
+    */kube-*:*)     bin=${name##*/}; image "$defs/Dockerfile.binary" "$cp_bin/${bin%%:*}" "$name" ;;
+    */etcd:*)       image "$defs/Dockerfile.binary" "$etcd_bin/etcd" "$name" ;;
+    */coredns:*)    image "$defs/Dockerfile.coredns" "$coredns" "$name" ;;
+    */pause:*)      image "$defs/Dockerfile.pause" "$work/pause" "$name" ;;
     *) echo "error: no recipe for the image $name that kubeadm expects" >&2; exit 1 ;;
   esac
 done
-images+=("$(image "$defs/Dockerfile.binary" "$kube_router" "docker.io/edgeai/kube-router:$KUBE_ROUTER_VERSION" "$netbase")")
-images+=("$(image "$defs/Dockerfile.binary" "$local_path" "docker.io/edgeai/local-path-provisioner:$LOCAL_PATH_PROVISIONER_VERSION")")
+image "$defs/Dockerfile.binary" "$kube_router" "docker.io/edgeai/kube-router:$KUBE_ROUTER_VERSION" "$netbase"
+image "$defs/Dockerfile.binary" "$local_path" "docker.io/edgeai/local-path-provisioner:$LOCAL_PATH_PROVISIONER_VERSION"
 echo "images: ${images[*]}" >&2
 docker save -o "$work/images.tar" "${images[@]}"
 

@@ -32,7 +32,7 @@ _ENTRYPOINT = """#!/bin/sh
 # that is not privileged; systemd, the kubelet and kube-proxy write there. Then kind's entrypoint.
 set -e
 for target in $(awk '$5 ~ "^/sys" && $6 ~ /(^|,)ro(,|$)/ {print $5}' /proc/self/mountinfo); do
-  mount -o remount,rw "$target"
+  mount -o remount,bind,rw "$target"   # the mount point's flag only (cgroup v1 refuses a full remount)
 done
 exec /usr/local/bin/entrypoint /sbin/init "$@"
 """
