@@ -154,7 +154,7 @@ docker exec -i "$build_container" bash -euc "
     ctr -n k8s.io images label \"\$ref\" io.cri-containerd.pinned=pinned >/dev/null
   done
   ctr -n k8s.io images list -q | grep -v '^sha256:' | grep -v '@sha256:'
-  kill %1 && wait
+  kill %1; wait || true
   rm /kind/images.tar"
 docker commit \
   --change 'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]' --change 'CMD []' \
