@@ -15,9 +15,9 @@
 # the node runs imported into the node's containerd, then `docker commit`.
 #
 # Inputs, all cached by version under ~/.cache/edgeai/tools (each built into <dir>.partial, renamed
-# when complete): kubelet, kubeadm, kubectl (scripts/build-control-plane.sh with
-# EDGEAI_NODE_BINARIES=1), kube-apiserver & co., etcd; coredns, kube-router and
-# local-path-provisioner built here from their Go modules.
+# when complete): kube-apiserver & co., kubectl, etcd and kubelet, kubeadm, kube-proxy
+# (scripts/build-control-plane.sh with EDGEAI_NODE_BINARIES=1, run from here); coredns,
+# kube-router and local-path-provisioner built here from their Go modules.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 defs=$(cd "$here/../images/kind-node" && pwd)
@@ -33,6 +33,11 @@ key=$( { cat "${BASH_SOURCE[0]}"
 tag=edgeai/kind-node:$k8s-$key
 saved=$cache/images/kind-node-$k8s-$key.tar.gz
 if [[ ${1:-} == --tag ]]; then echo "$tag"; exit 0; fi
+# One build at a time (setup.sh and `edgeai cluster up` may both ask): a second run waits, then
+# finds the image cached.
+mkdir -p "$cache/images"
+exec 9>"$cache/images/.kind-node.lock"
+flock 9
 
 if docker image inspect "$tag" >/dev/null 2>&1; then echo "node image: cached" >&2; echo "$tag"; exit 0; fi
 if [[ -f $saved ]]; then
@@ -45,11 +50,9 @@ fi
 cp_bin=$cache/tools/kubernetes/$k8s/bin
 node_bin=$cache/tools/kubernetes-node/$k8s/bin
 etcd_bin=$cache/tools/etcd/$ETCD_VERSION/bin
-for b in "$cp_bin"/{kube-apiserver,kube-controller-manager,kube-scheduler,kubectl} \
-         "$node_bin"/{kubelet,kubeadm,kube-proxy} "$etcd_bin/etcd"; do
-  [[ -x $b ]] || { echo "error: $b is missing; run: EDGEAI_NODE_BINARIES=1 bash scripts/build-control-plane.sh" >&2; exit 1; }
-done
+# kubelet, kubeadm and kube-proxy join the cached control-plane builds (the same script, cached).
 command -v go >/dev/null || export PATH=$PATH:/usr/local/go/bin
+EDGEAI_NODE_BINARIES=1 bash "$here/build-control-plane.sh" >&2
 
 go_built() { # tool version package ; prints the cached binary, building it once
   local tool=$1 version=$2 package=$3 bin="$cache/tools/$1/$2/bin"
