@@ -301,11 +301,11 @@ def test_pod_is_restricted_with_probes_metrics_and_writable_tmp():
             for probe in ("livenessProbe", "readinessProbe"):
                 assert c[probe]["httpGet"]["port"] in declared
     nginx, exporter = spec["containers"]
-    assert nginx["image"].startswith("docker.io/nginxinc/nginx-unprivileged:")
+    assert nginx["image"] == "ghcr.io/edgeai-platform/nginx:1.22.1"   # images/nginx
     assert nginx["livenessProbe"]["httpGet"]["path"] == "/v2/health/live"
     assert nginx["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
     assert {m["mountPath"] for m in nginx["volumeMounts"]} >= {"/tmp", "/etc/nginx/generated"}
-    assert exporter["image"].startswith("docker.io/nginx/nginx-prometheus-exporter:")
+    assert exporter["image"] == "ghcr.io/edgeai-platform/nginx-exporter:0.11.0"
     assert "--nginx.scrape-uri=http://127.0.0.1:8090/stub_status" in exporter["args"]
     assert [p["containerPort"] for p in exporter["ports"]] == [9113]
     ann = dep["spec"]["template"]["metadata"]["annotations"]

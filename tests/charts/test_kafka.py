@@ -258,7 +258,7 @@ def test_kafka_exporter_exposes_consumer_lag_to_prometheus() -> None:
 def test_images_are_pinned_and_follow_the_registry_mirror() -> None:
     objects = kafka({"global": {"imageRegistry": "mirror.local:5000"}})
     images = {c["image"] for spec in pod_specs(objects).values() for c in spec["containers"]}
-    assert images == {"mirror.local:5000/apache/kafka:4.1.1",
+    assert images == {"mirror.local:5000/edgeai-platform/kafka:4.1.1",
                       "mirror.local:5000/danielqsj/kafka-exporter:v1.9.0"}
 
 

@@ -93,7 +93,7 @@ def test_mlserver_frameworks(framework, implementation):
     dep = one(objects, "Deployment", "iris")
     server = server_container(dep)
     assert server["name"] == "mlserver"
-    assert server["image"] == "docker.io/seldonio/mlserver:1.7.1"
+    assert server["image"] == "ghcr.io/edgeai-platform/mlserver:1.7.1"
     assert [p["containerPort"] for p in server["ports"]] == list(SERVER_PORTS["mlserver"])
     settings = json.loads(one(objects, "ConfigMap", "iris-settings")["data"]["model-settings.json"])
     assert settings["implementation"] == implementation
@@ -195,13 +195,30 @@ def test_service_ports_are_normalised_onto_the_server_ports(framework):
 def test_init_container_copies_the_artifact_with_rclone(uri, expected):
     dep = one(render_model(values(uri=uri)), "Deployment", "iris")
     init = pod(dep)["initContainers"][0]
-    assert init["image"].startswith("docker.io/rclone/rclone:")
+    assert init["image"] == "ghcr.io/edgeai-platform/rclone:1.60.1"
     assert init["args"][: len(expected)] == expected
     assert "--config=/etc/rclone/rclone.conf" in init["args"]
     secret = next(v for v in pod(dep)["volumes"] if v["name"] == "storage-config")["secret"]
     assert secret["secretName"] == "model-storage"
     assert secret["items"] == [{"key": "rclone.conf", "path": "rclone.conf"}]
     assert {m["mountPath"] for m in init["volumeMounts"]} >= {"/mnt/models", "/etc/rclone"}
+
+
+@pytest.mark.parametrize("mirror,image", [
+    (None, "ghcr.io/edgeai-platform/models/iris:v7"),
+    ("localhost:5001", "localhost:5001/edgeai-platform/models/iris:v7"),   # follows the mirror like any image
+])
+def test_an_oci_artifact_is_an_image_the_init_container_copies_from(mirror, image):
+    vals = values(uri="oci://ghcr.io/edgeai-platform/models/iris:v7")
+    if mirror:
+        vals["global"] = {**vals.get("global", {}), "imageRegistry": mirror}
+    dep = one(render_model(vals), "Deployment", "iris")
+    init = pod(dep)["initContainers"][0]
+    assert init["image"] == image
+    assert init["command"] == ["cp", "-R", "/model/.", "/mnt/models/iris"]
+    assert "args" not in init
+    annotations = dep["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["edgeai.io/model-uri"] == "oci://ghcr.io/edgeai-platform/models/iris:v7"
 
 
 @pytest.mark.parametrize("uri", ["file:///models/iris", "pvc://models/iris", "s3:/models", "models/iris"])

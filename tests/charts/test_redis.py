@@ -153,7 +153,7 @@ def test_probes_ping_with_redis_cli_and_check_the_exporter_port() -> None:
         assert "redis-cli -h 127.0.0.1 -p 6379 ping" in command
     assert [p["containerPort"] for p in server["ports"]] == [6379]
     exporter = container(objects, "redis", "metrics")
-    assert exporter["image"] == "docker.io/oliver006/redis_exporter:v1.87.0"
+    assert exporter["image"] == "ghcr.io/edgeai-platform/redis-exporter:1.45.0"
     assert [p["containerPort"] for p in exporter["ports"]] == [9121]
     for probe in ("readinessProbe", "livenessProbe"):
         assert exporter[probe]["tcpSocket"]["port"] == "metrics"
@@ -195,7 +195,7 @@ def test_snapshot_sync_uploads_a_network_rdb_with_rclone() -> None:
     assert snap["command"][-2:] == ["--rdb", "/snapshot/dump.rdb"]
     assert env_of(snap)["REDISCLI_AUTH"] == {"secretKeyRef": {"name": "redis-auth", "key": "password"}}
     (upload,) = spec["containers"]
-    assert upload["image"] == "docker.io/rclone/rclone:1.72.0"
+    assert upload["image"] == "ghcr.io/edgeai-platform/rclone:1.60.1"
     assert env_of(upload)["DESTINATION"] == "cloud:edgeai-snapshots/redis/fra-store-001/redis"
     secret = next(v for v in spec["volumes"] if v["name"] == "rclone-config")["secret"]
     assert secret["secretName"] == "redis-snapshot-storage"

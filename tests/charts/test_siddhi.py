@@ -54,7 +54,7 @@ def test_defaults_render_the_runner_with_its_objects():
     assert deployment["spec"]["replicas"] == 1
     assert deployment["spec"]["strategy"] == {"type": "Recreate"}
     assert not find(objects, "PodDisruptionBudget")
-    assert _runner(objects)["image"] == "docker.io/siddhiio/siddhi-runner-alpine:5.1.2"
+    assert _runner(objects)["image"] == "ghcr.io/edgeai-platform/siddhi-runner:5.1.21"
     assert _pod(objects)["automountServiceAccountToken"] is False
 
 
@@ -177,7 +177,7 @@ def test_image_registry_override_reaches_every_container():
     objects = render(CHART, {"global": {"imageRegistry": "mirror.local:5000"}})
     pod = _pod(objects)
     for container in pod["containers"] + pod["initContainers"]:
-        assert container["image"].startswith("mirror.local:5000/siddhiio/siddhi-runner-alpine:")
+        assert container["image"].startswith("mirror.local:5000/edgeai-platform/siddhi-runner:")
 
 
 def test_extra_apps_appear_with_placeholders_substituted():

@@ -77,7 +77,10 @@ def base_image(packages: tuple[str, ...], log=print) -> str:
                "--aptopt=Acquire::Retries \"5\"", *(f"--dpkgopt=path-exclude={p}" for p in _DPKG_EXCLUDES),
                "--customize-hook=chroot \"$1\" dpkg-query -W -f '${Package} ${Version}\\n' > \"$1/.edgeai-packages\"",
                SUITE, str(rootfs), *DEBIAN_SOURCES]
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        for _attempt in range(2):   # one retry: a mirror hiccup, or a busy /proc at clean-up
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if proc.returncode == 0:
+                break
         if proc.returncode != 0:
             raise BuildError(f"mmdebstrap for {tag} failed:\n{proc.stderr[-4000:]}")
         _docker("import", "--change", f"LABEL {CONTENT_LABEL}={key}", str(rootfs), tag)
@@ -175,7 +178,7 @@ def order(names: list[str]) -> list[Definition]:
 def build_all(names: list[str], registry: str = DEFAULT_REGISTRY, force: bool = False, log=print) -> dict[str, str]:
     """Build images (all of images/ when `names` is empty): bases first, several mmdebstraps at once."""
     todo = order(names or sorted(all_definitions()))
-    with ThreadPoolExecutor(max_workers=3) as pool:   # network-bound; each is one mmdebstrap
+    with ThreadPoolExecutor(max_workers=2) as pool:   # mostly network-bound; each is one mmdebstrap
         list(pool.map(lambda packages: base_image(packages, log), sorted({d.debian for d in todo})))
     built: dict[str, str] = {}
     for d in todo:
