@@ -75,6 +75,8 @@ def base_image(packages: tuple[str, ...], log=print) -> str:
         rootfs = Path(work) / "rootfs.tar"
         cmd = ["mmdebstrap", "--quiet", "--variant=minbase", f"--include={','.join(sorted(packages))}",
                "--aptopt=Acquire::Retries \"5\"", *(f"--dpkgopt=path-exclude={p}" for p in _DPKG_EXCLUDES),
+               # update-alternatives links manual pages (openjdk: man1/java.1.gz) even when excluded
+               "--essential-hook=mkdir -p \"$1/usr/share/man/man1\"",
                "--customize-hook=chroot \"$1\" dpkg-query -W -f '${Package} ${Version}\\n' > \"$1/.edgeai-packages\"",
                SUITE, str(rootfs), *DEBIAN_SOURCES]
         for _attempt in range(2):   # one retry: a mirror hiccup, or a busy /proc at clean-up
