@@ -175,3 +175,21 @@ def test_a_broker_pod_deleted_mid_stream_loses_no_acknowledged_event(site):
     stored = {v for k, v in site.consume("sensor-events", 40) if k == key}
     lost = acked_values - stored
     assert not lost, f"{len(lost)} acknowledged records lost of {len(acked_values)}"
+
+
+def test_every_image_of_the_site_is_built_here_and_what_is_off_is_said(site):
+    """The images the pods ran are the ones images/ builds (no image came from anywhere else), and
+    the components without a buildable image are off on `local`, as its environment file says."""
+    from edgeai import fleet
+    from edgeai.images.definitions import definition_for
+    from edgeai.images_cli import environment_images
+    needed = environment_images("local")
+    assert needed and all(definition_for(ref) for ref in needed), needed
+    running = {c["image"] for ns in SITE_NAMESPACES for p in site.pods(ns)
+               for c in p["spec"].get("initContainers", []) + p["spec"]["containers"]}
+    assert running <= set(needed)
+    components = fleet.load_fleet(["local"])[0].config["components"]
+    # Not run on this site, and why: no image of Grafana or kafka_exporter can be built here.
+    assert components["monitoring"]["grafana"]["enabled"] is False
+    assert components["kafka"]["kafkaExporter"]["enabled"] is False
+    assert not [ref for ref in running if "grafana" in ref or "kafka-exporter" in ref]

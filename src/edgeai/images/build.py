@@ -12,6 +12,7 @@ differs from the label of the image already tagged.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -40,6 +41,7 @@ class BuildError(RuntimeError):
     """An image could not be built; the message says which and why."""
 
 
+@functools.cache
 def engine() -> str:
     from edgeai.cluster import container_engine
     found = container_engine()
