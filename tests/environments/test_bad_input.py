@@ -39,7 +39,7 @@ Mutation = Callable[[Path], None]
 CASES: dict[str, tuple[Mutation, str]] = {
     "misspelt key": (
         lambda r: edit(r, "sites/stg-eu-1.yaml", "storageClass:", "storageClas:"),
-        "sites/stg-eu-1.yaml:8: storageClas: unknown key 'storageClas' (fix: did you mean 'storageClass'?)"),
+        "sites/stg-eu-1.yaml:9: storageClas: unknown key 'storageClas' (fix: did you mean 'storageClass'?)"),
     "wrong type": (
         lambda r: edit(r, "sites/stg-eu-1.yaml", "cpu: 8", "cpu: eight"),
         "sites/stg-eu-1.yaml:6: nodes.cpu: expected integer, got a string \"eight\""),
@@ -80,7 +80,7 @@ CASES: dict[str, tuple[Mutation, str]] = {
     "replication factor over brokers": (
         lambda r: edit(r, "sites/stg-eu-1.yaml", "storageClass: local-path",
                        "storageClass: local-path\ncomponents:\n  kafka:\n    replicationFactor: 3"),
-        "sites/stg-eu-1.yaml:11: components.kafka.replicationFactor: replication factor 3 exceeds the 1 "
+        "sites/stg-eu-1.yaml:12: components.kafka.replicationFactor: replication factor 3 exceeds the 1 "
         "broker(s) of site 'stg-eu-1'"),
     "canary weight over 100": (
         lambda r: edit(r, "models/demand-forecast.yaml", "weight: 20", "weight: 120"),

@@ -169,12 +169,15 @@ def test_image_rules_pass_and_fail() -> None:
     assert validate_resource("EAI-IMG-001", DEPLOYMENT, deployment()) == []
     assert validate_resource("EAI-IMG-001", DEPLOYMENT, deployment(image="docker.io/library/postgres:latest"))
     # the environment of the stack (from the URN) decides the registries: prod lists its registries
-    # (docker.io among them), local lists none (anything goes)
+    # (docker.io among them), local pulls from its site registry alone (images.mirror)
     assert validate_resource("EAI-IMG-002", DEPLOYMENT, deployment()) == []
     elsewhere = deployment(image="registry.elsewhere.example/x/y:1.0")
     found = validate_resource("EAI-IMG-002", DEPLOYMENT, elsewhere)
     assert found and "pulls from registry.elsewhere.example" in found[0]
-    assert validate_resource("EAI-IMG-002", DEPLOYMENT, elsewhere, stack="local.local") == []
+    mirror = (yaml.safe_load((paths.ENVIRONMENTS / "local/environment.yaml").read_text())["images"]["mirror"])
+    assert validate_resource("EAI-IMG-002", DEPLOYMENT, deployment(image=f"{mirror}/x/y:1.0"), stack="local.local") == []
+    [on_local] = validate_resource("EAI-IMG-002", DEPLOYMENT, elsewhere, stack="local.local")
+    assert f"not one of {mirror}" in on_local
 
 
 def test_cross_object_rules_see_the_whole_stack() -> None:
