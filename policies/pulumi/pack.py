@@ -14,6 +14,12 @@ whether it judges a rendered chart or a Pulumi resource.
   (unless the preview is skipped: do not use --skip-preview with the pack).
 - Environment-scope rules judge environments/ files: that is the gate's job, not the pack's.
 
+Waivers mean here what they mean to the gate (`edgeai.waivers`): a violation covered by an unexpired
+waiver of the stack's environment (its rule; its site, or none; its object, or none) is not
+reported, since a mandatory policy cannot report a violation that does not block. A training stack
+is no site: only waivers naming no site cover it. Expired and unused waivers are the gate's to
+report, as it judges the environment files.
+
 The rule context comes from the stack a resource belongs to: its URN names the stack, so
 `<env>.<site>` loads that environment and site (and the Pod Security level the site's composition
 gives each namespace), `<env>.training` the environment alone. The pack judges the objects Pulumi
@@ -27,6 +33,7 @@ checked by `edgeai validate` with the same rules.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import inspect
 from collections.abc import Iterable, Mapping, Sequence
@@ -42,8 +49,9 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from edgeai import catalog
+from edgeai import catalog, waivers
 from edgeai import stacks as naming
+from edgeai.objects import violation_ref
 from policies.engine import Context, Obj, Rule, all_rules, evaluate
 
 PROJECT = "edgeai"
@@ -103,6 +111,12 @@ class StackFacts:
     environment: dict[str, Any] = field(default_factory=dict)
     site: dict[str, Any] = field(default_factory=dict)
     namespaces: dict[str, str] = field(default_factory=dict)
+
+    def waived(self, rule: Rule, obj: Obj) -> bool:
+        """Is the violation covered by an unexpired waiver of the environment (as the gate says)?"""
+        listed = waivers.of(self.environment)
+        site = self.site.get("name", "")
+        return waivers.covering(listed, rule.id, site, violation_ref(obj), dt.date.today()) is not None
 
 
 CATALOG_LEVELS = {c.namespace: c.pod_security for c in catalog.COMPONENTS.values()}
@@ -165,7 +179,8 @@ def resource_violations(rule: Rule, resource_type: str, props: Mapping[str, Any]
     stack_facts = facts(stack_of(urn))
     if obj is None or not applies(rule, stack_facts):
         return []
-    return [_message(rule, v.message) for v in evaluate([obj], context(stack_facts, [obj], obj), [rule])]
+    return [_message(rule, v.message) for v in evaluate([obj], context(stack_facts, [obj], obj), [rule])
+            if not stack_facts.waived(rule, v.obj)]
 
 
 def stack_violations(rule: Rule,
@@ -187,7 +202,8 @@ def stack_violations(rule: Rule,
     for obj in objects if rule.scope == "object" else [None]:
         judged = [obj] if obj is not None else objects
         for v in evaluate(judged, context(stack_facts, objects, obj), [rule]):
-            out.append((_message(rule, v.message), urns.get(id(v.obj))))
+            if not stack_facts.waived(rule, v.obj):
+                out.append((_message(rule, v.message), urns.get(id(v.obj))))
     return out
 
 

@@ -1,8 +1,9 @@
 """The policy gate over one environment: rules on every site's rendered objects, with waivers.
 
 Waivers are explicit exceptions in environment.yaml (`waivers:`), each with a reason and an
-expiry date. A waived violation is reported as waived; an expired waiver, or one that
-matches nothing, is a violation in its own right so exceptions cannot outlive their reason.
+expiry date; `edgeai.waivers` says what one covers, for the gate and the Pulumi policy pack alike.
+A waived violation is reported as waived; an expired waiver, or one that matches nothing, is a
+violation in its own right so exceptions cannot outlive their reason.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from typing import Any
 
-from edgeai import catalog
+from edgeai import catalog, waivers
 from edgeai.composition import Release, namespaces
 from edgeai.fleet import Environment, Site
-from edgeai.objects import object_ref
+from edgeai.objects import object_ref, violation_ref
 from edgeai.problems import display
+from edgeai.waivers import Waiver
 from policies.engine import Context, Rule, Violation, all_rules, evaluate, evaluate_environment
 
 
@@ -42,24 +44,8 @@ WAIVER_EXPIRED = "EAI-WVR-001"
 WAIVER_UNUSED = "EAI-WVR-002"
 
 
-@dataclass
-class Waiver:
-    index: int
-    rule: str
-    reason: str
-    expires: dt.date
-    site: str | None = None
-    object: str | None = None
-    used: bool = False
-
-    def covers(self, f: Finding) -> bool:
-        return (f.rule == self.rule and self.site in (None, f.site)
-                and self.object in (None, f.object))
-
-
 def waivers_of(env: Environment) -> list[Waiver]:
-    return [Waiver(i, w["rule"], w["reason"], dt.date.fromisoformat(w["expires"]), w.get("site"), w.get("object"))
-            for i, w in enumerate(env.config.get("waivers", []))]
+    return waivers.of(env.config)
 
 
 def environment_context(env: Environment) -> Context:
@@ -78,8 +64,7 @@ def site_context(base: Context, site: Site, releases: list[Release], objects: li
 
 
 def _finding(env: Environment, site: str, v: Violation, release_of: dict[str, str]) -> Finding:
-    return Finding(env.name, site, v.rule.id, v.rule.severity, v.message,
-                   object="" if v.obj.get("kind") in ("Site", "Environment") else v.object_ref,
+    return Finding(env.name, site, v.rule.id, v.rule.severity, v.message, object=violation_ref(v.obj),
                    release=release_of.get(v.object_ref, ""))
 
 
@@ -99,16 +84,13 @@ def apply_waivers(env: Environment, findings: list[Finding], today: dt.date,
                   whole_environment: bool) -> list[Finding]:
     """Mark waived findings; add findings for expired waivers and, when the whole environment was
     checked, for waivers that matched nothing."""
-    waivers = waivers_of(env)
+    listed = waivers_of(env)
     where = {"file": display(env.file.path)}
     out = []
     for f in findings:
-        live = [w for w in waivers if w.covers(f)]
-        for w in live:
-            w.used = True
-        valid = next((w for w in live if w.expires >= today), None)
+        valid = waivers.covering(listed, f.rule, f.site, f.object, today)
         out.append(replace(f, waived=valid.reason) if valid else f)
-    for w in waivers:
+    for w in listed:
         line = env.file.line(("waivers", w.index))
         if w.expires < today:
             out.append(Finding(env.name, w.site or "", WAIVER_EXPIRED, "error",

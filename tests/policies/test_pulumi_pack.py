@@ -174,10 +174,50 @@ def test_image_rules_pass_and_fail() -> None:
     elsewhere = deployment(image="registry.elsewhere.example/x/y:1.0")
     found = validate_resource("EAI-IMG-002", DEPLOYMENT, elsewhere)
     assert found and "pulls from registry.elsewhere.example" in found[0]
-    mirror = (yaml.safe_load((paths.ENVIRONMENTS / "local/environment.yaml").read_text())["images"]["mirror"])
-    assert validate_resource("EAI-IMG-002", DEPLOYMENT, deployment(image=f"{mirror}/x/y:1.0"), stack="local.local") == []
+    mirror = yaml.safe_load((paths.ENVIRONMENTS / "local/environment.yaml").read_text())["images"]["mirror"]
+    mirrored = deployment(image=f"{mirror}/x/y:1.0")
+    assert validate_resource("EAI-IMG-002", DEPLOYMENT, mirrored, stack="local.local") == []
     [on_local] = validate_resource("EAI-IMG-002", DEPLOYMENT, elsewhere, stack="local.local")
     assert f"not one of {mirror}" in on_local
+
+
+def test_waivers_mean_what_they_mean_to_the_gate(monkeypatch) -> None:
+    """A violation covered by an unexpired waiver of the stack's environment is not reported, with the
+    gate's matching (edgeai.waivers): rule; site or none (a training stack is no site); object or none."""
+    assert (yaml.safe_load((paths.ENVIRONMENTS / "prod/environment.yaml").read_text())["images"]
+            ["requireDigest"]) is True
+    tagged = deployment()           # docker.io/library/postgres:16.6, no digest
+    # the shipped prod waives EAI-IMG-003 (no site, no object) until the release mirror resolves digests
+    assert validate_resource("EAI-IMG-003", DEPLOYMENT, tagged, stack=SITE_STACK) == []
+    assert validate_resource("EAI-IMG-003", DEPLOYMENT, tagged, stack=TRAINING_STACK) == []
+
+    def verdict(waiver: dict | None, site: str | None = "fra-store-001") -> list[str]:
+        environment = {"images": {"requireDigest": True}, "waivers": [waiver] if waiver else []}
+        facts = pack.StackFacts(training=site is None, environment=environment,
+                                site={"name": site} if site else {})
+        monkeypatch.setattr(pack, "facts", lambda stack: facts)
+        return validate_resource("EAI-IMG-003", DEPLOYMENT, tagged)
+
+    def waiver(**fields) -> dict:
+        return {"rule": "EAI-IMG-003", "reason": "resolved at release", "expires": "2999-12-31", **fields}
+
+    assert len(verdict(None)) == 1
+    assert verdict(waiver()) == []
+    assert len(verdict(waiver(expires="2001-01-01"))) == 1         # expired: waives nothing
+    assert len(verdict(waiver(rule="EAI-IMG-001"))) == 1            # another rule
+    assert verdict(waiver(site="fra-store-001")) == []
+    assert len(verdict(waiver(site="ber-factory-01"))) == 1         # another site
+    assert verdict(waiver(object="Deployment/edgeai-training/db")) == []
+    assert len(verdict(waiver(object="Deployment/edgeai-training/other"))) == 1
+    assert verdict(waiver(), site=None) == []                       # training stack: no site named
+    assert len(verdict(waiver(site="fra-store-001"), site=None)) == 1
+    # stack policies too: a replicated Deployment without its PDB, waived by object
+    replicated = deployment(replicas=2, name="api")
+    facts = pack.StackFacts(training=True, environment={"waivers": [
+        {"rule": "EAI-REL-001", "object": "Deployment/edgeai-training/api", "reason": "one-off migration",
+         "expires": "2999-12-31"}]})
+    monkeypatch.setattr(pack, "facts", lambda stack: facts)
+    assert validate_stack("EAI-REL-001", [(DEPLOYMENT, replicated)], stack=TRAINING_STACK) == []
 
 
 def test_cross_object_rules_see_the_whole_stack() -> None:
