@@ -41,8 +41,12 @@ GPU = "nvidia.com/gpu"
 GPU_NODE_LABEL = "nvidia.com/gpu.present"   # set by NVIDIA GPU feature discovery
 
 
-def resources(cpu: str, memory: str, cpu_limit: str, memory_limit: str, gpu: int = 0) -> dict[str, Any]:
-    out = {"requests": {"cpu": cpu, "memory": memory}, "limits": {"cpu": cpu_limit, "memory": memory_limit}}
+def resources(cpu: str, memory: str, cpu_limit: str, memory_limit: str, *, disk: str, disk_limit: str,
+              gpu: int = 0) -> dict[str, Any]:
+    """Requests and limits; `disk` is ephemeral storage (logs, the writable layer and the pod's
+    emptyDirs, whose sizeLimits the limits of the pod's containers cover: EAI-RES-004)."""
+    out = {"requests": {"cpu": cpu, "memory": memory, "ephemeral-storage": disk},
+           "limits": {"cpu": cpu_limit, "memory": memory_limit, "ephemeral-storage": disk_limit}}
     if gpu:
         out["limits"][GPU] = str(gpu)
     return out
@@ -112,9 +116,10 @@ def mlflow_pod(labels: dict[str, str], *, artifacts: str, object_store_endpoint:
         container("deps", IMAGES["mlflow"], command=["pip", "install", "--no-cache-dir", "--target", "/deps",
                                                      *MLFLOW_EXTRA_PACKAGES],
                   env=[{"name": "HOME", "value": "/tmp"}], volumeMounts=mounts,
-                  resources=resources("100m", "256Mi", "1", "512Mi")),
+                  resources=resources("100m", "256Mi", "1", "512Mi", disk="512Mi", disk_limit="2Gi")),
         container("buckets", IMAGES["mlflow"], command=["python", "-c", ensure_bucket], env=s3_env,
-                  volumeMounts=mounts, resources=resources("50m", "128Mi", "500m", "256Mi")),
+                  volumeMounts=mounts, resources=resources("50m", "128Mi", "500m", "256Mi", disk="64Mi",
+                                                           disk_limit="2Gi")),
     ]
     server = container(
         "mlflow", IMAGES["mlflow"],
@@ -124,7 +129,7 @@ def mlflow_pod(labels: dict[str, str], *, artifacts: str, object_store_endpoint:
         ports=[{"name": "http", "containerPort": port}],
         readinessProbe=http_probe("/health", port), livenessProbe=http_probe("/health", port, 20, 6),
         startupProbe=http_probe("/health", port, 5, 60),
-        resources=resources("250m", "512Mi", "2", "2Gi"), volumeMounts=mounts)
+        resources=resources("250m", "512Mi", "2", "2Gi", disk="1Gi", disk_limit="3Gi"), volumeMounts=mounts)
     return pod_template(labels, [server], uid=10001, init=init,
                         volumes=[empty_dir("deps", "1Gi"), empty_dir("tmp", "1Gi")],
                         annotations=metrics_annotations(port))
@@ -141,7 +146,7 @@ def postgres_pod(labels: dict[str, str], *, db_secret: str) -> dict[str, Any]:
              {"name": "PGDATA", "value": "/var/lib/postgresql/data/pgdata"}],
         ports=[{"name": "postgres", "containerPort": port}],
         readinessProbe=ready, livenessProbe={**ready, "periodSeconds": 20},
-        resources=resources("250m", "512Mi", "1", "1Gi"),
+        resources=resources("250m", "512Mi", "1", "1Gi", disk="256Mi", disk_limit="1Gi"),
         volumeMounts=[{"name": "data", "mountPath": "/var/lib/postgresql/data"},
                       {"name": "run", "mountPath": "/var/run/postgresql"},
                       {"name": "tmp", "mountPath": "/tmp"}])
@@ -160,7 +165,7 @@ def minio_pod(labels: dict[str, str], *, store_secret: str) -> dict[str, Any]:
         ports=[{"name": "s3", "containerPort": port}, {"name": "console", "containerPort": 9001}],
         readinessProbe=http_probe("/minio/health/ready", port),
         livenessProbe=http_probe("/minio/health/live", port, 20, 6),
-        resources=resources("250m", "512Mi", "2", "2Gi"),
+        resources=resources("250m", "512Mi", "2", "2Gi", disk="256Mi", disk_limit="1Gi"),
         volumeMounts=[{"name": "data", "mountPath": "/data"}, {"name": "tmp", "mountPath": "/tmp"}])
     return pod_template(labels, [store], uid=1000, volumes=[{"name": "data", "persistentVolumeClaim":
                                                                {"claimName": "object-store"}}, empty_dir("tmp")],
@@ -195,7 +200,7 @@ def landing_pod(labels: dict[str, str], *, config_map: str, store_secret: str,
              env_from_secret("AWS_SECRET_ACCESS_KEY", store_secret, "secret-access-key")],
         ports=[{"name": "http", "containerPort": port}],
         readinessProbe=http_probe("/ready", port), livenessProbe=http_probe("/ping", port, 20, 6),
-        resources=resources("100m", "128Mi", "1", "512Mi"),
+        resources=resources("100m", "128Mi", "1", "512Mi", disk="128Mi", disk_limit="1Gi"),
         volumeMounts=[{"name": "config", "mountPath": "/etc/landing", "readOnly": True},
                       {"name": "tmp", "mountPath": "/tmp"}])
     return pod_template(labels, [landing], uid=10001,
@@ -221,7 +226,7 @@ def retrain_job_template(labels: dict[str, str], *, registry: str, object_store_
              env_from_secret("AWS_SECRET_ACCESS_KEY", store_secret, "secret-access-key"),
              {"name": "HOME", "value": "/tmp"}],
         # Guaranteed QoS with whole CPUs: the static CPU manager pins them next to the GPU.
-        resources=resources("4", "16Gi", "4", "16Gi", gpu=1),
+        resources=resources("4", "16Gi", "4", "16Gi", disk="20Gi", disk_limit="24Gi", gpu=1),
         volumeMounts=[{"name": "tmp", "mountPath": "/tmp"}])
     template = pod_template(labels, [job], uid=1000, volumes=[empty_dir("tmp", "20Gi")],
                             restartPolicy="Never", nodeSelector={GPU_NODE_LABEL: "true"},

@@ -30,6 +30,13 @@ def _objects(run) -> list[dict]:
     return out
 
 
+def image(env, name: str) -> str:
+    """The official image of a training workload, through the environment's mirror when it has one."""
+    official = workloads.IMAGES[name]
+    mirror = (env.config.get("images") or {}).get("mirror")
+    return f"{mirror}/{official.split('/', 1)[1]}" if mirror else official
+
+
 def test_resource_kinds_and_counts(training_case) -> None:
     env, mode, run = training_case
     in_cluster = mode == "in-cluster"
@@ -116,7 +123,7 @@ def test_object_store_in_cluster_or_external(training_case) -> None:
         assert "object-store" in deployments
         assert run.outputs[cloud.OBJECT_STORE_ENDPOINT].startswith(f"http://object-store.{training.OBJECT_STORE_NS}.")
         [store] = [d for d in run.of_type("Deployment") if d.k8s_name == "object-store"]
-        assert store.inputs["spec"]["template"]["spec"]["containers"][0]["image"] == workloads.IMAGES["minio"]
+        assert store.inputs["spec"]["template"]["spec"]["containers"][0]["image"] == image(env, "minio")
     else:
         assert "object-store" not in deployments
         assert run.outputs[cloud.OBJECT_STORE_ENDPOINT] == EXTERNAL_STORE
@@ -129,7 +136,7 @@ def test_object_store_in_cluster_or_external(training_case) -> None:
 
 
 def test_mlflow_runs_on_postgres_with_pinned_drivers(training_case) -> None:
-    _, _, run = training_case
+    env, _, run = training_case
     spec = run.one("Deployment", "mlflow", training.TRAINING_NS).inputs["spec"]["template"]["spec"]
     [server] = spec["containers"]
     assert {"name": "MLFLOW_BACKEND_STORE_URI",
@@ -138,7 +145,7 @@ def test_mlflow_runs_on_postgres_with_pinned_drivers(training_case) -> None:
     assert all("==" in pkg for pkg in workloads.MLFLOW_EXTRA_PACKAGES)
     assert set(workloads.MLFLOW_EXTRA_PACKAGES) <= set(deps)
     postgres = run.one("StatefulSet", "postgres", training.TRAINING_NS).inputs["spec"]
-    assert postgres["template"]["spec"]["containers"][0]["image"] == workloads.IMAGES["postgres"]
+    assert postgres["template"]["spec"]["containers"][0]["image"] == image(env, "postgres")
     assert postgres["volumeClaimTemplates"][0]["metadata"]["name"] == "data"
 
 
