@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -131,12 +132,22 @@ class KindCluster:
     def mirrors_dir(self) -> Path:
         return self.info.dir / "containerd-certs.d"
 
+    def _running_image(self) -> str | None:
+        """The image of this cluster's control-plane container, when it exists."""
+        proc = subprocess.run(["docker", "inspect", "-f", "{{.Config.Image}}", f"{self.info.name}-control-plane"],
+                              capture_output=True, text=True, check=False)
+        return proc.stdout.strip() if proc.returncode == 0 else None
+
     def _env(self, image: str | None = None) -> dict[str, str]:
+        """kind's environment; kind runs its nodes (create) and commands in them (`docker exec
+        --privileged`, e.g. export kubeconfig) privileged, so the wrapper applies to both."""
         from edgeai.cluster import container_engine
         env = dict(os.environ)
         if container_engine() == "podman":
             env["KIND_EXPERIMENTAL_PROVIDER"] = "podman"
-        elif image and not unprivileged.privileged_works(image):
+            return env
+        image = image or self._running_image()
+        if image and not unprivileged.privileged_works(image):
             env = unprivileged.environ(self.info.dir / "unprivileged", env)
         return env
 
@@ -184,8 +195,10 @@ class KindCluster:
             log(f"creating kind cluster {self.info.name} ({1 + site.node_count} nodes, {image})")
             # With its own CNI no node is Ready before kube-router runs: wait below instead of in kind.
             wait = [] if own_cni else ["--wait", "5m"]
+            started = time.monotonic()
             self._kind("create", "cluster", "--name", self.info.name, "--config", str(config),
                        "--kubeconfig", str(self.info.kubeconfig), *wait, image=image)
+            log(f"kind create cluster: {time.monotonic() - started:.0f}s")
             if own_cni:
                 Kubectl(self.info.kubeconfig).apply(cni_manifest())
         else:
