@@ -85,12 +85,17 @@ class ObjectChanges:
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     modified: list[str] = field(default_factory=list)
+    fields: dict[str, list] = field(default_factory=dict)   # modified ref -> [gitops.diff.FieldChange]
 
     def __bool__(self) -> bool:
         return bool(self.added or self.removed or self.modified)
 
 
 def diff_objects(before: list[dict], after: list[dict]) -> ObjectChanges:
+    """Objects added, removed and modified, and the fields each modified one changes."""
+    from edgeai.gitops.diff import field_changes
+
     old, new = ({object_ref(o): o for o in objects} for objects in (before, after))
+    modified = sorted(k for k in old.keys() & new.keys() if old[k] != new[k])
     return ObjectChanges(added=sorted(new.keys() - old.keys()), removed=sorted(old.keys() - new.keys()),
-                         modified=sorted(k for k in old.keys() & new.keys() if old[k] != new[k]))
+                         modified=modified, fields={k: field_changes(old[k], new[k]) for k in modified})

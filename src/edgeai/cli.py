@@ -16,6 +16,7 @@ import yaml
 from edgeai import catalog, cluster_cli, fleet, helm, images_cli, paths, render, stacks_cli, tools
 from edgeai.composition import compose
 from edgeai.engine import EngineError
+from edgeai.gitops import cli as gitops_cli
 from edgeai.problems import InputErrors, Problem
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_INPUT = 0, 1, 2
@@ -150,6 +151,7 @@ def parser() -> argparse.ArgumentParser:
     stacks_cli.add_parser(sub)
     cluster_cli.add_parsers(sub)
     images_cli.add_parsers(sub)
+    gitops_cli.add_parsers(sub)
     return top
 
 

@@ -52,14 +52,9 @@ def markdown(r: Report) -> str:
         out += ["### Input errors", ""] + [f"- `{p.file.name}:{p.line}` `{p.path and '.'.join(map(str, p.path))}`"
                                            f" — {p.message}" + (f" (fix: {p.fix})" if p.fix else "")
                                            for p in r.problems] + [""]
-    if r.changes:
-        out += ["### Objects this change alters", ""]
-        for where, diff in sorted(r.changes.items()):
-            out.append(f"- **{where}**: {len(diff.added)} added, {len(diff.modified)} modified, "
-                       f"{len(diff.removed)} removed")
-            out += [f"  - `{sign} {ref}`" for sign, refs in (("+", diff.added), ("~", diff.modified),
-                                                             ("-", diff.removed)) for ref in refs[:15]]
-        out.append("")
+    if r.changes:   # field by field, sites that change alike grouped (edgeai.gitops.diff)
+        from edgeai.gitops import diff as gitops_diff
+        out += gitops_diff.markdown(r.changes, "Objects this change alters")
     per_site = defaultdict(lambda: [0, 0])
     for f in r.findings:
         if not f.waived:
