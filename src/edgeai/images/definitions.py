@@ -7,8 +7,9 @@ scripts/tool-versions.env, so a version is written once.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,10 @@ class GoBinary:
     version: str
     package: str
     ldflags: str = ""
+    # `go mod edit -replace` arguments (old=new@version) applied to the module copy before the build:
+    # for a module whose go.mod replaces a nested module its zip cannot carry (a folder with its own
+    # go.mod is left out of a module zip), e.g. Argo CD's gitops-engine.
+    replace: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -63,7 +68,7 @@ class Definition:
 
     def sources_digest(self) -> str:
         """sha256 of everything in the folder and of the definition's resolved pins."""
-        digest = hashlib.sha256(repr(self).encode())
+        digest = hashlib.sha256(canonical(self).encode())
         for path in sorted(p for p in self.directory.rglob("*") if p.is_file()):
             digest.update(str(path.relative_to(self.directory)).encode() + b"\0" + path.read_bytes())
         if self.javac:
@@ -72,6 +77,20 @@ class Definition:
         if self.maven:
             digest.update((paths.ROOT / "tools" / "engines" / "pom.xml").read_bytes())
         return digest.hexdigest()
+
+
+def canonical(value: Any) -> str:
+    """A stable text of a definition (or part of one) for cache keys: fields left at their empty
+    default are omitted, so adding an optional field to the format does not rebuild every image."""
+    def strip(v: Any) -> Any:
+        if is_dataclass(v):
+            v = asdict(v)
+        if isinstance(v, dict):
+            return {k: strip(x) for k, x in sorted(v.items()) if x not in (None, "", (), [], {})}
+        if isinstance(v, list | tuple):
+            return [strip(x) for x in v]
+        return v
+    return json.dumps(strip(value), sort_keys=True)
 
 
 def _expand(value: Any, pins: dict[str, str], where: str) -> Any:
@@ -102,7 +121,7 @@ def load(name: str) -> Definition:
     return Definition(
         name=name, repository=data["repository"], tag=str(data["tag"]), debian=tuple(data["debian"]),
         maven=data.get("maven"), javac=data.get("javac"),
-        go=tuple(GoBinary(**g) for g in data.get("go", [])),
+        go=tuple(GoBinary(**{**g, "replace": tuple(g.get("replace", ()))}) for g in data.get("go", [])),
         pip=tuple(data.get("pip", [])), pip_no_deps=tuple(data.get("pip-no-deps", [])),
         stages=dict(data.get("stages", {})), verify=data.get("verify"))
 

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from edgeai import paths, tools
-from edgeai.images.definitions import GoBinary
+from edgeai.images.definitions import GoBinary, canonical
 
 CACHE = paths.CACHE / "images" / "inputs"
 # The Maven profiles of tools/engines/pom.xml, installed by scripts/install-engines.sh, and the pin
@@ -48,7 +48,7 @@ def _complete(final: Path, build) -> Path:
 def go_binary(binary: GoBinary, log=print) -> Path:
     """The binary built from its module at its version: inside a copy of the downloaded module, so
     the module's own replace directives and go.sum apply (`go install pkg@version` refuses replaces)."""
-    key = hashlib.sha256(repr(binary).encode()).hexdigest()[:12]
+    key = hashlib.sha256(canonical(binary).encode()).hexdigest()[:12]
     folder = CACHE / "go" / f"{binary.name}-{binary.version}-{key}"
 
     def build(out: Path) -> None:
@@ -60,6 +60,8 @@ def go_binary(binary: GoBinary, log=print) -> Path:
             for p in src.rglob("*"):   # the module cache is read-only
                 p.chmod(p.stat().st_mode | 0o200)
             env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod"}
+            for replacement in binary.replace:
+                _run(["go", "mod", "edit", f"-replace={replacement}"], cwd=src, env=env)
             _run(["go", "build", "-trimpath", "-ldflags", f"-s -w {binary.ldflags}".strip(),
                   "-o", str(out / binary.name), binary.package], cwd=src, env=env)
     return _complete(folder, build) / binary.name
