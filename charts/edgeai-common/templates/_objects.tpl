@@ -71,6 +71,23 @@ spec:
           port: {{ . }}
         {{- end }}
       {{- end }}
+    {{- with .exposedPorts }}
+    {{- /* A Service on the nodes (NodePort/LoadBalancer): callers outside the cluster, from the
+         site's declared networks only (networkPolicy.exposedTo), on the exposed ports only. */}}
+    {{- if not $np.exposedTo }}
+    {{- fail "a Service exposed on the nodes needs networkPolicy.exposedTo: the CIDRs of the devices and hosts that call it" }}
+    {{- end }}
+    - from:
+        {{- range $np.exposedTo }}
+        - ipBlock:
+            cidr: {{ . }}
+        {{- end }}
+      ports:
+        {{- range . }}
+        - protocol: TCP
+          port: {{ . }}
+        {{- end }}
+    {{- end }}
   egress:
     - to:
         - namespaceSelector:

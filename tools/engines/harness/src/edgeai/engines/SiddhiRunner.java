@@ -35,7 +35,7 @@ import io.siddhi.core.util.persistence.FileSystemPersistenceStore;
  * registered under the names the app uses: source/sink `kafka`, sink `http-call`, source
  * `http-call-response`, store `redis`, sink `prometheus`.
  *
- * With `-Dedgeai.http.port=N` it serves, on 127.0.0.1, the runner REST calls the tests use:
+ * With `-Dedgeai.http.port=N` it serves, on 127.0.0.1 (`-Dedgeai.http.host`), the runner REST calls the tests use:
  * `GET /health` and `POST /siddhi-apps/{app}/backup` (persist the app's state now; answers the revision).
  *
  * Prints "edgeai-harness: started APP" per app and "edgeai-harness: ready" on stdout.
@@ -157,7 +157,8 @@ public final class SiddhiRunner {
     }
 
     private static void serve(int port, List<SiddhiAppRuntime> runtimes) throws IOException {
-        HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", port), 16);
+        String host = System.getProperty("edgeai.http.host", "127.0.0.1");   // the image listens on 0.0.0.0
+        HttpServer server = HttpServer.create(new InetSocketAddress(host, port), 16);
         server.createContext("/health", exchange -> reply(exchange, 200, "{\"status\":\"healthy\"}"));
         server.createContext("/siddhi-apps/", exchange -> {
             String[] parts = exchange.getRequestURI().getPath().split("/");
