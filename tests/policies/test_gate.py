@@ -19,7 +19,9 @@ import yaml
 from edgeai import cli, fleet, paths
 from edgeai.validate import Selection, validate
 
-NODEPORT = "components:\n  gateway:\n    service:\n      type: NodePort\n"
+# A Service on the nodes names the networks that may call it (networkPolicy.exposedTo).
+NODEPORT = ("components:\n  gateway:\n    service:\n      type: NodePort\n"
+            "    networkPolicy:\n      exposedTo: [192.168.10.0/24]\n")
 
 
 @pytest.fixture
