@@ -111,11 +111,13 @@ def cmd_up(args: argparse.Namespace) -> int:
     exposed = access.node_ports(objects)
     info = cluster.up(env, site, provider=args.provider, name=args.name, log=log,
                       mirrors=site_images.mirrors(), host_ports=[e.node_port for e in exposed])
+    pin = None
     if info.provider == "kind":   # real nodes pull every image from the site registry
         for ref in site_images.provide(env, site, objects, log):
             log(f"warning: no build definition for {ref}: its pods cannot start on this site")
+        pin = site_images.pinned_registry(env)
     only = set(args.release) if args.release else None
-    outcomes = deploy.deploy(env, site, info, timeout=args.timeout, log=log, only=only)
+    outcomes = deploy.deploy(env, site, info, timeout=args.timeout, log=log, only=only, pin_registry=pin)
     rows = deploy.status_rows(Kubectl(info.kubeconfig), outcomes)
     sys.stdout.write(deploy.table(rows))
     if info.provider == "kind" and not any(o.action == "failed" for o in outcomes):

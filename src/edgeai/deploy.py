@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -51,8 +52,12 @@ class Outcome:
 class Helm:
     """helm against one cluster."""
 
-    def __init__(self, kubeconfig: Path):
+    def __init__(self, kubeconfig: Path, pin_registry: str | None = None):
         self.base = [tools.find("helm"), "--kubeconfig", str(kubeconfig)]
+        # Images of this registry are pinned by digest (edgeai.images.pin, a helm post-renderer).
+        self.post_render = [] if not pin_registry else [
+            "--post-renderer", sys.executable, *(f"--post-renderer-args={a}" for a in
+                                                 ("-m", "edgeai.images.pin", pin_registry))]
 
     def run(self, *args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
         proc = subprocess.run([*self.base, *args], input=stdin, capture_output=True, text=True, check=False)
@@ -74,7 +79,7 @@ class Helm:
 
     def _upgrade_args(self, release: Release) -> list[str]:
         return ["upgrade", "--install", release.name, str(paths.ROOT / release.chart),
-                "--namespace", release.namespace, "--values", "-"]
+                "--namespace", release.namespace, "--values", "-", *self.post_render]
 
     def dry_run(self, release: Release, values: str) -> dict[str, Any]:
         """What an upgrade would deploy, rendered by the API server's dry run (cluster capabilities)."""
@@ -104,10 +109,22 @@ def _same(deployed: dict[str, Any], planned: dict[str, Any]) -> bool:
             and (deployed.get("config") or {}) == (planned.get("config") or {}))
 
 
+def recover_interrupted(h: Helm, release: Release, deployed: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A release left pending by an interrupted run (helm refuses any operation on it): a pending
+    install is removed, a pending upgrade or rollback is rolled back to the last good revision."""
+    if deployed is None or not deployed["info"]["status"].startswith("pending-"):
+        return deployed
+    if deployed["info"]["status"] == "pending-install":
+        h.run("uninstall", release.name, "--namespace", release.namespace, "--wait")
+    else:
+        h.run("rollback", release.name, "--namespace", release.namespace, "--wait")
+    return h.deployed(release)
+
+
 def deploy_release(h: Helm, release: Release, timeout: str) -> Outcome:
     values = yaml.safe_dump(release.values)
     try:
-        deployed = h.deployed(release)
+        deployed = recover_interrupted(h, release, h.deployed(release))
         if deployed is not None and _same(deployed, h.dry_run(release, values)):
             return Outcome(release, "unchanged", deployed["version"])
         h.upgrade(release, values, timeout)
@@ -140,9 +157,11 @@ def apply_site_objects(kubectl: Kubectl, env: Environment, site: Site, releases:
 
 
 def deploy(env: Environment, site: Site, info: ClusterInfo, timeout: str = DEFAULT_TIMEOUT,
-           log=print, workers: int = 4, only: set[str] | None = None) -> list[Outcome]:
+           log=print, workers: int = 4, only: set[str] | None = None,
+           pin_registry: str | None = None) -> list[Outcome]:
     """Site objects, then every release wave by wave (or only the named ones); stops after a wave
-    with a failed release, as Argo CD does not start a wave before the previous one is healthy."""
+    with a failed release, as Argo CD does not start a wave before the previous one is healthy.
+    `pin_registry`: the images of that registry run pinned by the digest it serves."""
     releases = compose(env, site)
     if only:
         unknown = only - {r.name for r in releases}
@@ -151,7 +170,7 @@ def deploy(env: Environment, site: Site, info: ClusterInfo, timeout: str = DEFAU
                               f"releases: {', '.join(r.name for r in releases)}")
     kubectl = Kubectl(info.kubeconfig)
     apply_site_objects(kubectl, env, site, releases, info)
-    h = Helm(info.kubeconfig)
+    h = Helm(info.kubeconfig, pin_registry)
     if only:
         releases = [r for r in releases if r.name in only]
     for chart in sorted({r.chart for r in releases}):

@@ -184,6 +184,11 @@ class KindCluster:
     def up(self, env: Environment, site: Site, log=print) -> None:
         self.info.dir.mkdir(parents=True, exist_ok=True)
         registry_mirrors.write_hosts(self.mirrors_dir, self.mirrors)   # live: nodes read it at each pull
+        if self.exists() and not self._nodes_running():
+            # Node containers stopped (a reboot, dockerd restarted): a kind node does not come back
+            # reliably, and the site's state is in Git and the registry, so the cluster is made anew.
+            log(f"kind cluster {self.info.name} has stopped nodes: deleting it to create it again")
+            self._kind("delete", "cluster", "--name", self.info.name)
         if not self.exists():
             image = self._ensure_image(node_image(env), log)
             own_cni = has_own_cni(image)
@@ -243,6 +248,12 @@ class KindCluster:
             return [(f"kind cluster {self.info.name}", None, self.exists())]
         except (RuntimeError, tools.ToolMissing):
             return [(f"kind cluster {self.info.name}", None, False)]
+
+    def _nodes_running(self) -> bool:
+        names = self._kind("get", "nodes", "--name", self.info.name).stdout.split()
+        states = subprocess.run(["docker", "inspect", "--format", "{{.State.Running}}", *names],
+                                capture_output=True, text=True, check=False).stdout.split()
+        return bool(names) and states == ["true"] * len(names)
 
     def healthy(self) -> bool:
         try:

@@ -62,7 +62,7 @@ def down() -> list[str]:
     return [f"registry container {NAME} (its data stays in the volume {VOLUME})"]
 
 
-def _served_digest(target: str) -> str | None:
+def served_digest(target: str) -> str | None:
     """The digest the registry serves for `host/repository:tag`, None when it has none."""
     host, _, rest = target.partition("/")
     repository, _, tag = rest.rpartition(":")
@@ -82,7 +82,7 @@ def push(refs: dict[str, str], log=print) -> list[str]:
     for source, target in refs.items():
         build._docker("tag", source, target)
         digests = build._docker("image", "inspect", "--format", "{{json .RepoDigests}}", target).stdout.decode()
-        served = _served_digest(target)
+        served = served_digest(target)
         if served and served in digests:
             continue
         build._docker("push", target)

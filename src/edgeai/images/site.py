@@ -20,11 +20,16 @@ def mirrors() -> dict[str, str]:
     return {registry.HOST_ADDRESS: registry.NODE_ENDPOINT}
 
 
+def pinned_registry(env: Environment) -> str | None:
+    """The site registry, when the environment pulls from it: its images are run by digest."""
+    return registry.HOST_ADDRESS if env.config.get("images", {}).get("mirror") == registry.HOST_ADDRESS else None
+
+
 def provide(env: Environment, site: Site, objects: list[dict[str, Any]], log=print) -> list[str]:
     """Build and push the images of `objects` (the site's rendered objects) to the site registry.
     Returns the images that have no build definition (the caller says they cannot run)."""
-    mirror = env.config.get("images", {}).get("mirror")
-    if mirror != registry.HOST_ADDRESS:
+    if not pinned_registry(env):
+        mirror = env.config.get("images", {}).get("mirror")
         log(f"images: {env.name} pulls from {mirror or 'the charts registries'}, not the site registry "
             f"{registry.HOST_ADDRESS}: nothing pushed")
         return []
