@@ -72,6 +72,10 @@ def _check_gitops(env: Environment) -> list[Problem]:
         return [env.file.problem(("gitops", "targetRevision"),
                                  f"production sites must sync a tag or a commit, not '{revision}' "
                                  "(a branch or HEAD moves under them)", "use a release tag such as v1.4.0")]
+    if env.gitops["repoURL"].startswith("http://") and env.config["tier"] != "development":
+        return [env.file.problem(("gitops", "repoURL"), f"{env.config['tier']} sites would pull their desired "
+                                 "state over plain http (anyone on the path can change what they run)",
+                                 "use https://, ssh:// or git@ (http:// is for a development site's own Git server)")]
     return []
 
 

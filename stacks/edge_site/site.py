@@ -1,11 +1,13 @@
-"""The edge site stack (`<env>.<site>`): everything a site needs before Argo CD takes over.
+"""The edge site stack (`<env>.<site>`): everything a site needs before its Argo CD takes over.
 
 build(env, site, config) creates, on the site's cluster:
 - a namespace per release namespace of the composition, plus argocd, labelled for Pod Security;
 - in each: default-deny NetworkPolicy + DNS egress (the allow rules between components ship in
   the charts, from values.networkPolicy), a ResourceQuota and a LimitRange sized from the site;
 - the Secrets the charts reference, from Pulumi secret config;
-- Argo CD (pinned upstream chart), its own NetworkPolicies, an AppProject, one Application per release.
+- Argo CD (its core install, built here at the pinned version), its own NetworkPolicies, an AppProject
+  and ONE root Application tracking deploy/<env>/<site>/ (the rendered desired state) at the pinned
+  revision: a change under environments/ reaches the site by merge alone.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from edgeai import catalog, composition
 from edgeai import stacks as naming
 from edgeai.composition import Release
 from edgeai.fleet import Environment, Site
+from edgeai.gitops import argocd as gitops_argocd
+from edgeai.gitops.tree import site_path
 from stacks import cloud, common
 from stacks.common import Builder, ClusterConfig
 from stacks.edge_site import argocd, guardrails
@@ -99,22 +103,23 @@ def build(env: Environment, site: Site, config: SiteConfig) -> dict[str, Any]:
         lambda v: cloud.rclone_conf(v[1], v[2], v[3]))
     secrets = [b.secret(ns, name, data) for ns, name, data in site_secrets(site, releases, config.secrets, rclone)]
 
-    release = argocd.install(b, env, *guards)
-    app_project = argocd.project(b, env, site, releases, release)
-    argocd.applications(b, env, releases, app_project, *secrets)
+    install = argocd.install(b, env, *guards)
+    app_project = argocd.project(b, env, site, releases, install)
+    argocd.root_application(b, env, site, app_project, *secrets)
 
-    source = argocd.chart_source(env)
     return {
         "stack": str(naming.StackName(env.name, site.name)),
         "environment": env.name,
         "site": site.name,
         "region": site.region,
         "namespaces": sorted(levels),
-        "applications": [{"name": r.name, "chart": r.chart, "namespace": r.namespace, "syncWave": r.sync_wave}
-                         for r in releases],
-        "argocd": {"chart": source["chart"], "repository": source["repository"], "version": source["version"],
-                   "namespace": argocd.NAMESPACE, "project": argocd.PROJECT},
-        "gitops": {"repoURL": env.gitops["repoURL"], "targetRevision": env.gitops["targetRevision"]},
+        "releases": [{"name": r.name, "chart": r.chart, "namespace": r.namespace, "syncWave": r.sync_wave}
+                     for r in releases],
+        "argocd": {"version": gitops_argocd.version(), "images": gitops_argocd.images(env),
+                   "namespace": argocd.NAMESPACE, "project": argocd.PROJECT,
+                   "application": argocd.root_application_name(site)},
+        "gitops": {"repoURL": env.gitops["repoURL"], "targetRevision": env.gitops["targetRevision"],
+                   "path": site_path(env.name, site.name)},
         "trainingStack": training_name,
         "cloudEndpointsAgree": agreed,
         "modelStorageEndpoint": endpoint,

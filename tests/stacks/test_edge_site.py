@@ -9,9 +9,10 @@ import pytest
 import yaml
 from stack_cases import ENVS, config_for, run_site, secret_value, training_outputs
 
-from edgeai import catalog, composition, paths
+from edgeai import catalog, composition, paths, tools
 from edgeai import stacks as naming
 from edgeai.capacity import quantity
+from edgeai.gitops import argocd as gitops_argocd
 from stacks import cloud
 from stacks.common import NAMESPACE_NAME_LABEL
 from stacks.edge_site import argocd, guardrails
@@ -42,7 +43,8 @@ def test_resource_kinds_and_counts(site_case) -> None:
     assert Counter(r.kind for r in run.resources) == Counter({
         "kubernetes": 1, "StackReference": 1, "Namespace": n, "ResourceQuota": n, "LimitRange": n,
         "NetworkPolicy": 2 * n + len(ARGOCD_POLICIES), "Secret": len(expected_secrets(env, site)),
-        "Release": 1, "AppProject": 1, "Application": len(releases)})
+        "ConfigGroup": 1, "AppProject": 1, "Application": 1})
+    assert releases   # one root Application however many releases: it tracks deploy/<env>/<site>/
 
 
 def test_every_object_goes_to_the_site_provider(site_case) -> None:
@@ -92,7 +94,8 @@ def test_argocd_network_policies(site_case) -> None:
     spec = {p.k8s_name: p.inputs["spec"] for p in run.of_type("NetworkPolicy") if p.namespace == argocd.NAMESPACE}
     git = spec["argocd-repo-server-git-egress"]
     assert git["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "argocd-repo-server"}}
-    assert [p["port"] for p in git["egress"][0]["ports"]] == argocd.git_ports(env.gitops["repoURL"]) == [443]
+    assert [p["port"] for p in git["egress"][0]["ports"]] == argocd.git_ports(env.gitops["repoURL"])
+    assert argocd.git_ports(env.gitops["repoURL"]) == ([8080] if env.name == "local" else [443])
     api = spec["argocd-api-server-egress"]
     assert "argocd-application-controller" in api["podSelector"]["matchExpressions"][0]["values"]
     assert {p["port"] for p in api["egress"][0]["ports"]} == {443, 6443}
@@ -101,7 +104,7 @@ def test_argocd_network_policies(site_case) -> None:
 @pytest.mark.parametrize(("url", "ports"), [
     ("https://github.com/x/y.git", [443]), ("https://git.example.com:8443/x.git", [8443]),
     ("ssh://git@example.com/x.git", [22]), ("ssh://git@example.com:2222/x.git", [2222]),
-    ("git@github.com:x/y.git", [22]),
+    ("git@github.com:x/y.git", [22]), ("http://edgeai-git:8080/git/edgeai.git", [8080]),
 ])
 def test_git_egress_follows_the_repository_url(url, ports) -> None:
     assert argocd.git_ports(url) == ports
@@ -184,18 +187,33 @@ def test_no_secret_reaches_the_outputs(site_case) -> None:
     assert {r.kind for r in run.resources if r.secret_inputs} <= {"Secret"}
 
 
-def test_argocd_from_the_pinned_chart(site_case) -> None:
+def _containers(objs):
+    for o in objs:
+        if o["kind"] in ("Deployment", "StatefulSet"):
+            spec = o["spec"]["template"]["spec"]
+            yield from spec.get("initContainers", []) + spec["containers"]
+
+
+def test_argocd_core_install_built_here_at_the_pinned_version(site_case) -> None:
     env, _, run = site_case
-    [release] = run.of_type("Release")
-    pinned = composition.settings()["argocd"]
-    assert (release.inputs["chart"], release.inputs["version"]) == (pinned["chart"], pinned["version"])
-    assert release.inputs["repositoryOpts"]["repo"] == (env.gitops.get("argocdChartRepository")
-                                                        or pinned["repository"])
-    assert release.inputs["namespace"] == argocd.NAMESPACE and release.inputs["createNamespace"] is False
-    values = release.inputs["values"]
-    for component in ("controller", "repoServer", "server", "redis"):
-        resources = values[component]["resources"]
-        assert set(resources["requests"]) == set(resources["limits"]) == {"cpu", "memory"}
+    [install] = run.of_type("ConfigGroup")
+    objs = install.inputs["objs"]
+    assert objs == gitops_argocd.install_objects(env)
+    version = tools.pinned_versions()["ARGOCD_VERSION"]
+    registry = env.config.get("images", {}).get("mirror") or "ghcr.io"
+    images = {c["image"] for c in _containers(objs)}
+    assert images == {f"{registry}/edgeai-platform/argocd:v{version}", f"{registry}/edgeai-platform/redis:7.0.15"}
+    for c in _containers(objs):
+        assert set(c["resources"]["requests"]) == set(c["resources"]["limits"]) == {"cpu", "memory",
+                                                                                  "ephemeral-storage"}
+    kinds = {o["kind"] for o in objs}
+    assert "CustomResourceDefinition" in kinds and not any("applicationset-controller" in o["metadata"]["name"]
+                                                           for o in objs)
+    assert all(o["metadata"].get("namespace") == argocd.NAMESPACE for o in objs
+               if o["kind"] not in ("CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"))
+    cm = next(o for o in objs if o["metadata"]["name"] == "argocd-cm")["data"]
+    if env.gitops.get("pollSeconds"):
+        assert cm["timeout.reconciliation"] == f"{env.gitops['pollSeconds']}s"
 
 
 def _variant(env, **gitops_and_images):
@@ -208,17 +226,13 @@ def _variant(env, **gitops_and_images):
     return changed
 
 
-def test_argocd_chart_repository_override_for_air_gapped_sites() -> None:
-    env = _variant(ENVS["local"], gitops__argocdChartRepository="https://mirror.example.com/argo-helm",
-                   images__mirror="registry.example.com/edgeai")
-    site = env.sites["local"]
+def test_argocd_registry_override_for_air_gapped_sites() -> None:
+    env = _variant(ENVS["staging"], gitops__argocdRegistry="mirror.example.com/edgeai")
+    site = env.sites["stg-eu-1"]
     run = run_site(env, site)
-    [release] = run.of_type("Release")
-    assert release.inputs["repositoryOpts"]["repo"] == "https://mirror.example.com/argo-helm"
-    assert release.inputs["version"] == composition.settings()["argocd"]["version"]
-    values = release.inputs["values"]
-    assert values["global"]["image"]["repository"] == "registry.example.com/edgeai/argoproj/argocd"
-    assert values["redis"]["image"]["repository"].startswith("registry.example.com/edgeai/")
+    [install] = run.of_type("ConfigGroup")
+    images = {c["image"] for c in _containers(install.inputs["objs"])}
+    assert images and all(i.startswith("mirror.example.com/edgeai/edgeai-platform/") for i in images)
 
 
 def test_app_project_confines_argocd(site_case) -> None:
@@ -237,37 +251,40 @@ def test_app_project_confines_argocd(site_case) -> None:
     assert {(k["group"], k["kind"]) for k in spec["namespaceResourceBlacklist"]} >= {("", "ResourceQuota")}
 
 
-def test_applications_point_at_existing_charts_at_the_pinned_revision(site_case) -> None:
-    env, _, run = site_case
-    for app in run.of_type("Application"):
-        spec = app.inputs["spec"]
-        source = spec["source"]
-        assert source["repoURL"] == env.gitops["repoURL"]
-        assert source["targetRevision"] == env.gitops["targetRevision"]
-        assert (paths.ROOT / source["path"]).is_dir(), source["path"]
-        assert source["path"].removeprefix("charts/") in catalog.CHARTS
-        assert spec["project"] == argocd.PROJECT
-        assert spec["destination"]["server"] == argocd.IN_CLUSTER
-        automated = spec["syncPolicy"]["automated"]
-        assert automated == {"prune": env.gitops.get("prune", True), "selfHeal": env.gitops.get("selfHeal", True)}
-        assert "CreateNamespace=false" in spec["syncPolicy"]["syncOptions"]
-        assert app.metadata["finalizers"] == [argocd.FINALIZER]
-
-
-def test_sync_waves_order_the_applications(site_case) -> None:
+def test_one_root_application_tracks_the_sites_rendered_path(site_case) -> None:
     env, site, run = site_case
-    waves = {a.k8s_name: int(a.metadata["annotations"][catalog.SYNC_WAVE_ANNOTATION])
-             for a in run.of_type("Application")}
+    [app] = run.of_type("Application")
+    spec = app.inputs["spec"]
+    source = spec["source"]
+    assert app.k8s_name == argocd.root_application_name(site) and app.namespace == argocd.NAMESPACE
+    assert source["repoURL"] == env.gitops["repoURL"]
+    assert source["targetRevision"] == env.gitops["targetRevision"]
+    assert source["path"] == f"deploy/{env.name}/{site.name}"
+    assert (paths.ROOT / source["path"]).is_dir(), "run `edgeai gitops render` and commit deploy/"
+    assert "helm" not in source        # no values inline: the rendered objects are in Git
+    assert spec["project"] == argocd.PROJECT
+    assert spec["destination"] == {"server": argocd.IN_CLUSTER}
+    automated = spec["syncPolicy"]["automated"]
+    assert automated == {"prune": env.gitops.get("prune", True), "selfHeal": env.gitops.get("selfHeal", True)}
+    assert "CreateNamespace=false" in spec["syncPolicy"]["syncOptions"]
+    assert app.metadata["finalizers"] == [argocd.FINALIZER]
+    assert spec == argocd.root_application_spec(env, site)
+
+
+def test_sync_waves_are_carried_by_the_rendered_objects(site_case) -> None:
+    """One Application, many waves: every object in deploy/<env>/<site>/ carries its release's wave,
+    and a component syncs after everything it needs."""
+    env, site, _ = site_case
     releases = composition.compose(env, site)
-    assert waves == {r.name: r.sync_wave for r in releases}
+    folder = paths.ROOT / "deploy" / env.name / site.name
+    for release in releases:
+        docs = [d for d in yaml.safe_load_all((folder / f"{release.name}.yaml").read_text()) if d]
+        assert {d["metadata"]["annotations"][catalog.SYNC_WAVE_ANNOTATION] for d in docs} == {str(release.sync_wave)}
     components = {r.component: r.sync_wave for r in releases}
     for component, wave in components.items():
         for need in catalog.COMPONENTS[component].needs:
             if need in components:
                 assert wave > components[need], (component, need)
-    # Pulumi registers them wave by wave (each depends on every earlier wave).
-    registered = [waves[a.k8s_name] for a in run.of_type("Application")]
-    assert registered == sorted(registered)
 
 
 def test_stack_reference_to_the_training_stack(site_case) -> None:
@@ -324,5 +341,6 @@ def test_outputs_describe_the_site(site_case) -> None:
     env, site, run = site_case
     assert run.outputs["stack"] == f"{env.name}.{site.name}"
     assert run.outputs["namespaces"] == sorted(namespaces_of(env, site))
-    assert [a["name"] for a in run.outputs["applications"]] == [r.name for r in composition.compose(env, site)]
+    assert [a["name"] for a in run.outputs["releases"]] == [r.name for r in composition.compose(env, site)]
+    assert run.outputs["gitops"]["path"] == f"deploy/{env.name}/{site.name}"
 
