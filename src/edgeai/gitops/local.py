@@ -1,0 +1,87 @@
+"""The last step of `edgeai up` on kind: the site's Git server, Argo CD and the site's root Application,
+so that from then on a commit reaches the site through Argo CD alone (docs/gitops.md).
+
+What is applied is what the Pulumi site stack creates (edgeai.gitops.argocd): Argo CD's namespace with
+its Pod Security labels, default deny, quota and limit range (edgeai.site_objects), Argo CD's own
+NetworkPolicies, its core install, the AppProject and the root Application.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from edgeai import site_objects
+from edgeai.cluster.kube import Kubectl, KubectlError, wait_for
+from edgeai.composition import compose
+from edgeai.fleet import Environment, Site
+from edgeai.gitops import argocd, gitserver
+
+SYNC_TIMEOUT = 600
+
+
+def _argocd_namespace(env: Environment, site: Site) -> list[dict[str, Any]]:
+    labels = site_objects.site_labels(env, site, "edgeai")
+    objects = [site_objects.namespace(env, argocd.NAMESPACE, "restricted", labels)]
+    objects += site_objects.network_policies(argocd.NAMESPACE, labels)
+    objects += site_objects.guardrails(site, argocd.NAMESPACE, labels)
+    objects += [{"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                 "metadata": {"name": name, "namespace": argocd.NAMESPACE, "labels": labels}, "spec": spec}
+                for name, spec in argocd.network_policy_specs(env).items()]
+    return objects
+
+
+def root_application(kubectl: Kubectl, site: Site) -> dict[str, Any] | None:
+    try:
+        return kubectl.get("applications.argoproj.io", "-n", argocd.NAMESPACE, argocd.root_application_name(site))
+    except KubectlError:
+        return None
+
+
+def synced_revision(kubectl: Kubectl, site: Site) -> tuple[str, str, str] | None:
+    """(revision, sync status, health status) of the root Application, None before its first sync."""
+    app = root_application(kubectl, site)
+    if not app:
+        return None
+    status = app.get("status", {})
+    return (status.get("sync", {}).get("revision", ""), status.get("sync", {}).get("status", ""),
+            status.get("health", {}).get("status", ""))
+
+
+def install(env: Environment, site: Site, info, log=print, wait: bool = True) -> str | None:
+    """Git server, Argo CD and the root Application on the kind cluster `info`; returns the revision
+    Argo CD synced (None when not waited for). Idempotent."""
+    from edgeai.images import site as site_images
+
+    if info.provider != "kind":
+        log("gitops: Argo CD runs only where containers run (kind): not installed on this cluster")
+        return None
+    started = time.monotonic()
+    install_objects = argocd.install_objects(env)
+    for ref in site_images.provide(env, site, install_objects, log):
+        log(f"warning: no build definition for {ref}: Argo CD cannot start")
+    served = gitserver.publish(log=log)
+    gitserver.up(log=log)
+    kubectl = Kubectl(info.kubeconfig)
+    namespace = _argocd_namespace(env, site)
+    kubectl.apply([o for o in namespace if o["kind"] == "Namespace"])
+    kubectl.apply([o for o in namespace if o["kind"] != "Namespace"])
+    crds = [o for o in install_objects if o["kind"] == "CustomResourceDefinition"]
+    kubectl.apply(crds)
+    for crd in crds:
+        kubectl.run("wait", "--for=condition=Established", f"crd/{crd['metadata']['name']}", "--timeout=60s")
+    kubectl.apply([o for o in install_objects if o["kind"] != "CustomResourceDefinition"])
+    kubectl.apply([argocd.project_object(env, site, compose(env, site)), argocd.root_application_object(env, site)])
+    log(f"gitops: Argo CD {argocd.version()} installed; {argocd.root_application_name(site)} tracks "
+        f"{env.gitops['repoURL']} {env.gitops['targetRevision']} (serving {served[:12]})")
+    if not wait:
+        return None
+
+    def synced():
+        found = synced_revision(kubectl, site)
+        return found if found and found[0] == served and found[1] == "Synced" else None
+
+    revision, sync, health = wait_for(f"Argo CD to sync {served[:12]}", synced, SYNC_TIMEOUT, interval=2)
+    log(f"gitops: {argocd.root_application_name(site)} {sync} at {revision[:12]}, {health} "
+        f"({time.monotonic() - started:.0f}s)")
+    return revision
