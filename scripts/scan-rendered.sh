@@ -54,12 +54,15 @@ install
 out=$root/.out/scan
 rm -rf "$out" && mkdir -p "$out"
 "$root/.venv/bin/python" "$here/scan_report.py" render "$out" "$@"
+# Files, not -d: checkov skips directories whose path has a dot-folder (.out) and then reports
+# nothing; scan_report.py refuses a scanner that judged no object.
+files=(); for f in "$out"/sites/*.yaml; do files+=(-f "$f"); done
 "$cache/venvs/checkov/$CHECKOV_VERSION/bin/python" -c 'import sys; from checkov.main import Checkov; sys.exit(Checkov().run())' --quiet --compact -o json --framework kubernetes \
-  -d "$out/sites" >"$out/checkov.json" 2>"$out/checkov.err" || true
+  "${files[@]}" >"$out/checkov.json" 2>"$out/checkov.err" || true
 for f in "$out"/sites/*.yaml; do
   "$cache/tools/kube-score/$KUBE_SCORE_VERSION/bin/kube-score" score -o json "$f" \
     >"$out/kube-score.$(basename "$f" .yaml).json" 2>>"$out/kube-score.err" || true
 done
 "$cache/tools/trivy/$TRIVY_VERSION/bin/trivy" config --quiet --format json --skip-check-update \
-  --cache-dir "$cache/trivy" --output "$out/trivy.json" "$out/sites" 2>"$out/trivy.err" || true
+  --cache-dir "$cache/trivy" --output "$out/trivy.json" "$out/objects" 2>"$out/trivy.err" || true
 "$root/.venv/bin/python" "$here/scan_report.py" report "$out"
