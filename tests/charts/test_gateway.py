@@ -324,7 +324,9 @@ def test_service_is_cluster_ip_named_gateway_unless_exposed_explicitly():
     assert svc["spec"]["type"] == "ClusterIP"
     assert {p["name"]: p["port"] for p in svc["spec"]["ports"]} == {"http": 8080, "grpc": 8081}
     assert all("nodePort" not in p for p in svc["spec"]["ports"])
-    (svc,) = find(render_gateway({"service": {"type": "NodePort", "nodePorts": {"http": 30080}}}), "Service")
+    exposed = {"service": {"type": "NodePort", "nodePorts": {"http": 30080}},
+               "networkPolicy": {"exposedTo": ["192.168.10.0/24"]}}   # who may call it on the nodes
+    (svc,) = find(render_gateway(exposed), "Service")
     assert svc["spec"]["type"] == "NodePort"
     assert [p.get("nodePort") for p in svc["spec"]["ports"]] == [30080, None]
 
