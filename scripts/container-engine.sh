@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make sure a container engine answers (kind clusters, image builds): `docker info` or `podman info`.
-# Where none does and we are root on Debian, install Debian's docker.io and mmdebstrap (image root
-# filesystems) and start dockerd in the background. It is the machine's engine from then on:
+# Where none does and we are root on Debian, install Debian's docker.io, mmdebstrap (image root
+# filesystems) and jq and start dockerd in the background. It is the machine's engine from then on:
 # nothing here stops it again. Exit 1 with the reason when no engine can be had.
 set -euo pipefail
 log=${EDGEAI_CACHE:-$HOME/.cache/edgeai}/dockerd.log
@@ -10,6 +10,7 @@ answers() { docker info >/dev/null 2>&1 || podman info >/dev/null 2>&1; }
 
 need_packages=()
 command -v mmdebstrap >/dev/null || need_packages+=(mmdebstrap)
+command -v jq >/dev/null || need_packages+=(jq)   # scripts/build-node-image.sh reads `go mod download -json`
 if ! command -v dockerd >/dev/null && ! answers; then need_packages+=(docker.io); fi
 if (( ${#need_packages[@]} )); then
   if [[ $(id -u) != 0 || ! -f /etc/debian_version ]]; then
