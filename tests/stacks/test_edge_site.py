@@ -263,7 +263,8 @@ def test_one_root_application_tracks_the_sites_rendered_path(site_case) -> None:
     assert (paths.ROOT / source["path"]).is_dir(), "run `edgeai gitops render` and commit deploy/"
     assert "helm" not in source        # no values inline: the rendered objects are in Git
     assert spec["project"] == argocd.PROJECT
-    assert spec["destination"] == {"server": argocd.IN_CLUSTER}
+    assert spec["destination"] == {"server": argocd.IN_CLUSTER,
+                                   "namespace": composition.compose(env, site)[0].namespace}
     automated = spec["syncPolicy"]["automated"]
     assert automated == {"prune": env.gitops.get("prune", True), "selfHeal": env.gitops.get("selfHeal", True)}
     assert "CreateNamespace=false" in spec["syncPolicy"]["syncOptions"]

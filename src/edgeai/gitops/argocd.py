@@ -24,7 +24,7 @@ from urllib.parse import urlparse
 import yaml
 
 from edgeai import catalog, tools
-from edgeai.composition import Release
+from edgeai.composition import Release, compose
 from edgeai.fleet import Environment, Site
 from edgeai.gitops.tree import site_path
 
@@ -42,7 +42,20 @@ SYNC_OPTIONS = ("CreateNamespace=false", "ServerSideApply=true", "PruneLast=true
 RETRY = {"limit": 10, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}}
 # Replicas a HorizontalPodAutoscaler sets (the model servers) are the autoscaler's, not drift.
 IGNORE_DIFFERENCES = ({"group": "apps", "kind": "Deployment", "managedFieldsManagers": ["kube-controller-manager"]},)
-LEFT_OUT = "argocd-applicationset-controller"          # objects of the core install not installed
+LEFT_OUT = "argocd-applicationset-controller"
+# An autoscaler that cannot read a metric yet (no metrics pipeline, a pod not scraped yet) still runs
+# its minimum: that must not hold every later sync wave of the site. Degraded only when it cannot scale.
+HPA_HEALTH = """hs = {status = "Healthy", message = "scales its target"}
+if obj.status ~= nil and obj.status.conditions ~= nil then
+  for _, c in ipairs(obj.status.conditions) do
+    if c.type == "AbleToScale" and c.status == "False" then
+      hs.status = "Degraded"
+      hs.message = c.message
+    end
+  end
+end
+return hs
+"""          # objects of the core install not installed
 
 # Cluster-scoped kinds each component's chart renders (group, kind). The AppProject allows these
 # and nothing else; tests/stacks/test_cluster_scoped.py renders the charts to prove the table.
@@ -55,11 +68,13 @@ NAMESPACE_RESOURCE_BLACKLIST = (("", "ResourceQuota"), ("", "LimitRange"))
 
 # Requests and limits per container (cpu request, memory request, cpu limit, memory limit), for a
 # one-node site (upstream sets none).
+# Requests are small (the site's workloads need the room: a 2-core kind worker fits the local site
+# with ~0.5 core to spare); limits let a sync burst.
 RESOURCES = {
-    "argocd-application-controller": ("250m", "256Mi", "1", "1Gi"),
-    "argocd-repo-server": ("100m", "128Mi", "1", "512Mi"),
+    "argocd-application-controller": ("100m", "256Mi", "1", "1Gi"),
+    "argocd-repo-server": ("50m", "128Mi", "1", "512Mi"),
     "copyutil": ("10m", "32Mi", "100m", "64Mi"),
-    "redis": ("50m", "32Mi", "200m", "128Mi"),
+    "redis": ("20m", "32Mi", "200m", "128Mi"),
     "secret-init": ("10m", "32Mi", "100m", "64Mi"),
 }
 EPHEMERAL = ("50Mi", "256Mi")
@@ -124,6 +139,7 @@ def install_objects(env: Environment) -> list[dict[str, Any]]:
         if doc["kind"] == "ConfigMap" and meta["name"] == "argocd-cm":
             data = doc.setdefault("data", {})
             data["application.resourceTrackingMethod"] = "annotation"   # charts keep their instance labels
+            data["resource.customizations.health.autoscaling_HorizontalPodAutoscaler"] = HPA_HEALTH
             if seconds := poll_seconds(env):
                 data["timeout.reconciliation"] = f"{seconds}s"      # also the repo-server's revision cache
                 data["timeout.reconciliation.jitter"] = "0s"
@@ -182,8 +198,9 @@ def root_application_spec(env: Environment, site: Site) -> dict[str, Any]:
         "project": PROJECT,
         "source": {"repoURL": gitops["repoURL"], "targetRevision": gitops["targetRevision"],
                    "path": site_path(env.name, site.name), "directory": {"recurse": False}},
-        # Every rendered object names its namespace; the project confines them to the site's.
-        "destination": {"server": IN_CLUSTER},
+        # Every rendered object names its namespace, and the project confines them to the site's;
+        # Argo CD still wants a default one that the project allows: the first release's.
+        "destination": {"server": IN_CLUSTER, "namespace": compose(env, site)[0].namespace},
         "ignoreDifferences": [dict(d) for d in IGNORE_DIFFERENCES],
         "syncPolicy": {
             "automated": {"prune": gitops.get("prune", True), "selfHeal": gitops.get("selfHeal", True)},

@@ -18,6 +18,7 @@ from edgeai.fleet import Environment, Site
 from edgeai.gitops import argocd, gitserver
 
 SYNC_TIMEOUT = 600
+IMAGE_PATHS = (".spec.template.spec.containers[].image", ".spec.template.spec.initContainers[]?.image")
 
 
 def _argocd_namespace(env: Environment, site: Site) -> list[dict[str, Any]]:
@@ -29,6 +30,22 @@ def _argocd_namespace(env: Environment, site: Site) -> list[dict[str, Any]]:
                  "metadata": {"name": name, "namespace": argocd.NAMESPACE, "labels": labels}, "spec": spec}
                 for name, spec in argocd.network_policy_specs(env).items()]
     return objects
+
+
+def _pin(objects: list[dict[str, Any]], host: str | None) -> None:
+    """Images of the site registry by the digest it serves (as `edgeai up` runs the releases'): a rebuilt
+    image under the same tag rolls the pods instead of leaving the nodes on their cached build."""
+    from edgeai.images import registry
+
+    if not host:
+        return
+    for o in objects:
+        if o["kind"] in ("Deployment", "StatefulSet"):
+            spec = o["spec"]["template"]["spec"]
+            for c in spec.get("initContainers", []) + spec["containers"]:
+                if c["image"].startswith(f"{host}/") and "@" not in c["image"]:
+                    digest = registry.served_digest(c["image"])
+                    c["image"] = f"{c['image']}@{digest}" if digest else c["image"]
 
 
 def root_application(kubectl: Kubectl, site: Site) -> dict[str, Any] | None:
@@ -60,6 +77,7 @@ def install(env: Environment, site: Site, info, log=print, wait: bool = True) ->
     install_objects = argocd.install_objects(env)
     for ref in site_images.provide(env, site, install_objects, log):
         log(f"warning: no build definition for {ref}: Argo CD cannot start")
+    _pin(install_objects, site_images.pinned_registry(env))
     served = gitserver.publish(log=log)
     gitserver.up(log=log)
     kubectl = Kubectl(info.kubeconfig)
@@ -69,9 +87,19 @@ def install(env: Environment, site: Site, info, log=print, wait: bool = True) ->
     crds = [o for o in install_objects if o["kind"] == "CustomResourceDefinition"]
     kubectl.apply(crds)
     for crd in crds:
-        kubectl.run("wait", "--for=condition=Established", f"crd/{crd['metadata']['name']}", "--timeout=60s")
+        name = crd["metadata"]["name"]
+        wait_for(f"CRD {name} established", lambda name=name: any(
+            c["type"] == "Established" and c["status"] == "True"
+            for c in kubectl.get("crd", name).get("status", {}).get("conditions") or []), 60, interval=0.5)
     kubectl.apply([o for o in install_objects if o["kind"] != "CustomResourceDefinition"])
-    kubectl.apply([argocd.project_object(env, site, compose(env, site)), argocd.root_application_object(env, site)])
+    root = argocd.root_application_object(env, site)
+    if site_images.pinned_registry(env):
+        # `edgeai up` runs the site registry's images by the digest it serves (a local build has no
+        # tag of its own); Git names tags. The images are edgeai up's, everything else is Git's.
+        root["spec"]["ignoreDifferences"] += [
+            {"group": group, "kind": kind, "jqPathExpressions": list(IMAGE_PATHS)}
+            for group, kind in (("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "DaemonSet"))]
+    kubectl.apply([argocd.project_object(env, site, compose(env, site)), root])
     log(f"gitops: Argo CD {argocd.version()} installed; {argocd.root_application_name(site)} tracks "
         f"{env.gitops['repoURL']} {env.gitops['targetRevision']} (serving {served[:12]})")
     if not wait:
