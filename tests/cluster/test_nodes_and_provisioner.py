@@ -18,7 +18,8 @@ def test_every_declared_node_with_its_capacity() -> None:
     specs = nodes.site_nodes(env, site)
     assert [s.name for s in specs] == ["stg-us-1-node-1", "stg-us-1-node-2", "stg-us-1-node-3"]
     for spec in specs:
-        assert spec.capacity == {"cpu": "8", "memory": "32Gi", "pods": nodes.MAX_PODS, nodes.GPU_RESOURCE: "1"}
+        assert spec.capacity == {"cpu": "8", "memory": "32Gi", "pods": nodes.MAX_PODS, nodes.GPU_RESOURCE: "1",
+                                 "ephemeral-storage": site.nodes["disk"]}
         assert spec.labels["kubernetes.io/hostname"] == spec.name
         node = nodes.kwok_node(spec, local.KWOK_ANNOTATION)
         assert node["metadata"]["annotations"]["kwok.x-k8s.io/node"] == "fake"

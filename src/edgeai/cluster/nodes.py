@@ -38,6 +38,9 @@ def node_name(site: Site, index: int) -> str:
     return f"{site.name}-node-{index}"
 
 
+DEFAULT_DISK = "100Gi"
+
+
 def site_nodes(env: Environment, site: Site) -> list[NodeSpec]:
     """One NodeSpec per declared node, named <site>-node-<i> (1-based)."""
     nodes = site.nodes
@@ -54,7 +57,10 @@ def site_nodes(env: Environment, site: Site) -> list[NodeSpec]:
             catalog.LABELS["site"]: site.name,
             catalog.LABELS["region"]: site.region,
         }
-        capacity = {"cpu": str(nodes["cpu"]), "memory": str(nodes["memory"]), "pods": MAX_PODS}
+        capacity = {"cpu": str(nodes["cpu"]), "memory": str(nodes["memory"]), "pods": MAX_PODS,
+                    # pods request ephemeral storage (EAI-RES-004): a site without a declared disk
+                    # (a developer's machine) gets a generous one rather than none
+                    "ephemeral-storage": str(nodes.get("disk", DEFAULT_DISK))}
         if gpu.get("count"):
             labels.update({GPU_PRESENT: "true", GPU_PRODUCT: str(gpu.get("product", "unknown")),
                            GPU_COUNT: str(gpu["count"])})
