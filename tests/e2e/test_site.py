@@ -187,7 +187,7 @@ def test_every_image_of_the_site_is_built_here_and_what_is_off_is_said(site):
     the components without a buildable image are off on `local`, as its environment file says."""
     from edgeai import fleet
     from edgeai.images.definitions import definition_for
-    from edgeai.images_cli import environment_images
+    from edgeai.images.needed import environment_images
     needed = environment_images("local")
     assert needed and all(definition_for(ref) for ref in needed), needed
     running = {c["image"].split("@")[0] for ns in SITE_NAMESPACES for p in site.pods(ns)   # pinned by digest

@@ -7,7 +7,7 @@ import pytest
 from edgeai import access, tools
 from edgeai.images import definitions
 from edgeai.images.definitions import DefinitionError, definition_for, split_ref
-from edgeai.images_cli import pod_images
+from edgeai.images.needed import pod_images
 
 
 def test_every_definition_loads_with_its_pins_resolved():

@@ -12,7 +12,7 @@ from typing import Any
 from edgeai.fleet import Environment, Site
 from edgeai.images import build, registry
 from edgeai.images.definitions import definition_for, split_ref
-from edgeai.images_cli import pod_images
+from edgeai.images.needed import pod_images
 
 
 def mirrors() -> dict[str, str]:
