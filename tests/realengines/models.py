@@ -6,25 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from edgeai import paths
 from tests.realengines import engines
 
-# The Siddhi app sends [avg, min, max, stddev, last] of a sensor's window and reads
-# outputs[0].data[0] as the anomaly score. A regression tree on those features gives a score in
-# [0, 1]: 1.0 when the window's maximum is far above the normal range, 0.0 otherwise.
-_SENSOR_ANOMALY = r"""
-import sys, joblib, numpy as np
-from sklearn.tree import DecisionTreeRegressor
-rng = np.random.default_rng(7)
-rows, labels = [], []
-for _ in range(400):
-    avg = rng.uniform(5, 45); spread = rng.uniform(0, 6)
-    lo, hi = avg - spread, avg + spread
-    rows.append([avg, lo, hi, rng.uniform(0, 3), rng.uniform(lo, hi)]); labels.append(0.0)
-    peak = rng.uniform(90, 400)
-    rows.append([avg + peak / 20, lo, peak, rng.uniform(5, 80), rng.uniform(lo, peak)]); labels.append(1.0)
-model = DecisionTreeRegressor(max_depth=3, random_state=0).fit(np.array(rows), np.array(labels))
-joblib.dump(model, sys.argv[1])
-"""
+# The shipped sensor-anomaly model: the very training script its image (images/model-sensor-anomaly)
+# runs at build time.
+_SENSOR_ANOMALY = (paths.ROOT / "images" / "model-sensor-anomaly" / "train.py").read_text()
 
 # demand-forecast: an xgboost regressor; the canary's artifact is another training run.
 _DEMAND_FORECAST = r"""
