@@ -3,8 +3,8 @@ exactly as `make up` does (node image, images and registry built here), once per
 
 The cluster is the developer's own `edgeai-local-local` (the site's node ports are mapped to fixed
 host ports, so two such clusters cannot run side by side): a session that created it deletes it at
-the end, one that found it running leaves it running. Under CI=true nothing skips: without a
-container engine the tests fail.
+the end, one that found it running leaves it running. Under CI=true the session starts from a new
+cluster, and nothing skips: without a container engine the tests fail.
 """
 
 from __future__ import annotations

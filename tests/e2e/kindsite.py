@@ -5,6 +5,7 @@ NetworkPolicies apply to them)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -131,8 +132,14 @@ def eventually(what: str, probe, timeout: float, interval: float = 2.0):
 
 
 def deploy_local_site() -> tuple[KindSite, bool]:
-    """`edgeai up --env local` (what `make up` runs); returns the site and whether it created the cluster."""
+    """`edgeai up --env local` (what `make up` runs); returns the site and whether it created the cluster.
+    Under CI a cluster left from before (e.g. brought back by a dockerd restart, its containers'
+    restart counts no longer zero) is deleted first: the tests judge a site deployed from nothing."""
     existed = ClusterInfo.load(CLUSTER) is not None
+    if existed and os.environ.get("CI"):
+        proc = edgeai("cluster", "down", "--env", ENV, "--site", SITE, timeout=300)
+        assert proc.returncode == 0, f"edgeai cluster down failed:\n{proc.stdout}\n{proc.stderr}"
+        existed = False
     proc = edgeai("up", "--env", ENV, "--site", SITE, "--provider", "kind", timeout=UP_TIMEOUT)
     assert proc.returncode == 0, f"edgeai up failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr[-6000:]}"
     info = ClusterInfo.load(CLUSTER)
