@@ -113,7 +113,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                       mirrors=site_images.mirrors(), host_ports=[e.node_port for e in exposed])
     pin = None
     if info.provider == "kind":   # real nodes pull every image from the site registry
-        for ref in site_images.provide(env, site, objects, log):
+        for ref in site_images.provide(env, objects, log):
             log(f"warning: no build definition for {ref}: its pods cannot start on this site")
         pin = site_images.pinned_registry(env)
     only = set(args.release) if args.release else None

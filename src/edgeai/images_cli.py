@@ -45,6 +45,13 @@ def _wanted(args: argparse.Namespace) -> tuple[list[str], list[str]]:
     return names, [r["image"] for r in rows if not r["build"]]
 
 
+def _missing(verb: str, missing: list[str], allowed: bool) -> int:
+    """Say which of the environment's images have no build definition; a failure unless allowed."""
+    for ref in missing:
+        print(f"not {verb}: {ref} (no build definition under images/)", file=sys.stderr)
+    return EXIT_VIOLATIONS if missing and not allowed else EXIT_OK
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     from edgeai.images.build import BuildError, build_all
     names, missing = _wanted(args)
@@ -54,9 +61,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_VIOLATIONS
     print(f"{len(built)} image(s) ready")
-    for ref in missing:
-        print(f"not built: {ref} (no build definition under images/)", file=sys.stderr)
-    return EXIT_VIOLATIONS if missing and not args.allow_missing else EXIT_OK
+    return _missing("built", missing, args.allow_missing)
 
 
 def cmd_push(args: argparse.Namespace) -> int:
@@ -76,9 +81,7 @@ def cmd_push(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_VIOLATIONS
     print(f"{len(refs)} image(s) in {target} (built as {DEFAULT_REGISTRY}/...)")
-    for ref in missing:
-        print(f"not pushed: {ref} (no build definition under images/)", file=sys.stderr)
-    return EXIT_VIOLATIONS if missing and not args.allow_missing else EXIT_OK
+    return _missing("pushed", missing, args.allow_missing)
 
 
 def add_parsers(sub) -> None:

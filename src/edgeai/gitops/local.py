@@ -75,7 +75,7 @@ def install(env: Environment, site: Site, info, log=print, wait: bool = True) ->
         return None
     started = time.monotonic()
     install_objects = argocd.install_objects(env)
-    for ref in site_images.provide(env, site, install_objects, log):
+    for ref in site_images.provide(env, install_objects, log):
         log(f"warning: no build definition for {ref}: Argo CD cannot start")
     _pin(install_objects, site_images.pinned_registry(env))
     served = gitserver.publish(log=log)

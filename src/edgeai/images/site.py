@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgeai.fleet import Environment, Site
+from edgeai.fleet import Environment
 from edgeai.images import build, registry
 from edgeai.images.definitions import definition_for, split_ref
 from edgeai.images.needed import pod_images
@@ -25,7 +25,7 @@ def pinned_registry(env: Environment) -> str | None:
     return registry.HOST_ADDRESS if env.config.get("images", {}).get("mirror") == registry.HOST_ADDRESS else None
 
 
-def provide(env: Environment, site: Site, objects: list[dict[str, Any]], log=print) -> list[str]:
+def provide(env: Environment, objects: list[dict[str, Any]], log=print) -> list[str]:
     """Build and push the images of `objects` (the site's rendered objects) to the site registry.
     Returns the images that have no build definition (the caller says they cannot run)."""
     if not pinned_registry(env):
