@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import subprocess
 import sys
 from collections.abc import Callable
 
@@ -131,7 +132,26 @@ def cmd_up(args: argparse.Namespace) -> int:
     skipped = [r.name for r in deploy.compose(env, site) if r.name not in deployed and (not only or r.name in only)]
     if skipped:
         print(f"not deployed (a wave before them failed): {', '.join(skipped)}", file=sys.stderr)
-    return EXIT_FAILED if failed else EXIT_OK
+    if failed:
+        return EXIT_FAILED
+    if info.provider == "kind" and not only and args.gitops:
+        _hand_over_to_argocd(env, site, info, log)
+    return EXIT_OK
+
+
+def _hand_over_to_argocd(env, site, info, log) -> None:
+    """From here on the site pulls: its Git server serves this checkout's HEAD, and Argo CD syncs
+    deploy/<env>/<site>/ from it (docs/gitops.md). What is not committed is not what the site runs."""
+    from edgeai import paths
+    from edgeai.gitops import local as gitops_local
+
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "environments", "charts", "deploy"],
+                           cwd=paths.ROOT, capture_output=True, text=True, check=False).stdout.strip()
+    if dirty:
+        log("warning: uncommitted changes under environments/, charts/ or deploy/: helm installed them, "
+            "but Argo CD syncs what is committed and will revert them (commit, render, run again; or "
+            "--no-gitops while iterating)")
+    gitops_local.install(env, site, info, log=log)
 
 
 def _site_options(p: argparse.ArgumentParser) -> None:
@@ -161,11 +181,17 @@ def add_parsers(subparsers) -> None:
     p = subparsers.add_parser("up", help="bring the cluster up if needed and deploy a site to it",
                               description="Deploy a site to its local cluster exactly as the site's Argo CD "
                               "would: the site-level objects (namespaces, NetworkPolicies, quotas, Secrets), "
-                              "then every release with helm, wave by wave. Idempotent. Exit 0 when every "
-                              "release is healthy, 1 when one failed (it is rolled back).")
+                              "then every release with helm, wave by wave; on kind, then the site's Git server, "
+                              "Argo CD and its root Application, which keep the site at the committed "
+                              "deploy/<env>/<site>/ from then on. Idempotent. Exit 0 when every release is "
+                              "healthy and Argo CD synced, 1 when a release failed (it is rolled back) or Argo "
+                              "CD did not sync.")
     _site_options(p)
     p.add_argument("--provider", choices=cluster.PROVIDERS, help="cluster provider when it must be created")
     p.add_argument("--timeout", default="5m", help="helm --timeout per release (default 5m)")
     p.add_argument("--release", action="append", metavar="NAME",
                    help="deploy only this release (repeatable; the site-level objects are always applied)")
+    p.add_argument("--no-gitops", dest="gitops", action="store_false",
+                   help="do not install (or refresh) the site's Git server, Argo CD and root Application "
+                   "on kind (default: install them; from then on the site syncs committed changes)")
     p.set_defaults(func=cmd_up)

@@ -112,12 +112,17 @@ spec:
           configMap:
             name: {{ include "edgeai.fullname" $ }}
   volumeClaimTemplates:
-    - metadata:
+    # apiVersion, kind and volumeMode as the API server stores them, or Argo CD sees a diff forever
+    # (argoproj/argo-cd#11143).
+    - apiVersion: v1
+      kind: PersistentVolumeClaim
+      metadata:
         name: data
         labels:
           {{- include "redis.roleSelector" (dict "ctx" $ "role" .role) | nindent 10 }}
       spec:
         accessModes: ["ReadWriteOnce"]
+        volumeMode: Filesystem
         {{- with $.Values.global.storageClass }}
         storageClassName: {{ . }}
         {{- end }}

@@ -3,7 +3,7 @@ the kind network as `edgeai-git`, serving a bare clone of this repository read-o
 the local site's Argo CD pulls (environments/local/environment.yaml gitops.repoURL).
 
 The bare clone lives under ~/.cache/edgeai/gitops/ (mounted read-only into the container); commits
-reach it by `git push` from the host (`publish` pushes this checkout's HEAD, fast-forward only).
+reach it by `git push` from the host (`publish`, run by `edgeai up`, serves this checkout's HEAD).
 The host reaches the server on 127.0.0.1:5080.
 """
 
@@ -43,8 +43,9 @@ def _git(*args: str, cwd: Path | None = None) -> str:
 
 
 def publish(source: Path | None = None, log=print) -> str:
-    """The bare clone exists and its main holds `source`'s HEAD (fast-forward only: commits pushed to
-    the site's repository by someone else are not overwritten). Returns the served commit."""
+    """The bare clone exists and its main is `source`'s HEAD: the local site runs what this checkout
+    committed. Commits pushed there that HEAD lacks (a test's, a colleague's experiment) are not lost:
+    they are kept under refs/edgeai/replaced/<time> and said. Returns the served commit."""
     source = source or paths.ROOT
     bare = repository()
     if not (bare / "HEAD").is_file():
@@ -56,8 +57,12 @@ def publish(source: Path | None = None, log=print) -> str:
     proc = subprocess.run(["git", "push", "-q", str(bare), f"HEAD:refs/heads/{BRANCH}"], cwd=source,
                           capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        log(f"gitops: the site repository's {BRANCH} has commits this checkout lacks; left as it is "
-            f"({proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else 'push refused'})")
+        served = _git("rev-parse", BRANCH, cwd=bare).strip()
+        kept = f"refs/edgeai/replaced/{int(time.time())}"
+        _git("update-ref", kept, served, cwd=bare)
+        _git("push", "-q", "--force", str(bare), f"HEAD:refs/heads/{BRANCH}", cwd=source)
+        log(f"gitops: the site repository's {BRANCH} ({served[:12]}) had commits this checkout lacks; "
+            f"it now serves this checkout's HEAD, the old {BRANCH} is kept as {kept}")
     _git("symbolic-ref", "HEAD", f"refs/heads/{BRANCH}", cwd=bare)
     _git("update-server-info", cwd=bare)
     return _git("rev-parse", BRANCH, cwd=bare).strip()
