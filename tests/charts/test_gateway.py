@@ -179,6 +179,7 @@ def test_auth_is_on_by_default_without_any_key_in_the_rendered_objects():
     conf = config_of(objects)["nginx.conf"]
     assert not find(objects, "Secret")
     assert "include /etc/nginx/generated/api-keys.map;" in conf
+    assert "include /etc/nginx/generated/api-grants.map;" in conf
     for match in ("= /v2/models/iris", "/v2/models/iris/"):
         assert "auth_request /_edgeai/auth;" in location(server(conf, "8080"), match)
     assert "auth_request /_edgeai/auth;" in location(server(conf, "8081"), "/")
@@ -191,9 +192,9 @@ def test_auth_is_on_by_default_without_any_key_in_the_rendered_objects():
     assert {"name": "API_KEYS_FILE", "value": "/etc/nginx/api-keys/keys"} in init["env"]
     assert {"name": "INTERNAL_KEYS_FILE", "value": "/etc/nginx/api-keys/internal-keys"} in init["env"]
     nginx = next(c for c in spec["containers"] if c["name"] == "nginx")
-    assert "api-keys" not in {m["name"] for m in nginx["volumeMounts"]}, (
-        "only the init container reads the Secret"
-    )
+    # nginx's container watches the Secret (mounted whole, so that the kubelet updates it).
+    mount = next(m for m in nginx["volumeMounts"] if m["name"] == "api-keys")
+    assert mount["mountPath"] == "/etc/nginx/api-keys" and "subPath" not in mount
     # The model servers never see the client's key.
     assert 'proxy_set_header Authorization "";' in conf and 'grpc_set_header X-Api-Key "";' in conf
 
@@ -207,26 +208,38 @@ def test_auth_can_be_switched_off():
     assert "API_KEYS_FILE" not in {e["name"] for e in spec["initContainers"][0]["env"]}
 
 
-def test_key_rotation_checksum_rolls_the_pods():
-    objects = render_gateway({"auth": {"keysChecksum": "sha256:abc"}})
+def test_key_rotation_reloads_nginx_without_anything_derived_from_the_keys_in_the_manifest():
+    objects = render_gateway()
     annotations = deployment(objects)["spec"]["template"]["metadata"]["annotations"]
-    assert annotations["checksum/api-keys"] == "sha256:abc"
+    assert set(annotations) == {"prometheus.io/scrape", "prometheus.io/port", "prometheus.io/path", "checksum/config"}
+    nginx = next(c for c in deployment(objects)["spec"]["template"]["spec"]["containers"] if c["name"] == "nginx")
+    assert nginx["command"] == ["/bin/sh", "/etc/nginx/edgeai/run-nginx.sh"]
+    env = {e["name"]: e["value"] for e in nginx["env"]}
+    assert env["WATCH_FILES"] == "/etc/nginx/api-keys/keys /etc/nginx/api-keys/internal-keys"
+    assert env["RELOAD_INTERVAL"] == "10"
+    with pytest.raises(helm.HelmError):   # the old way (a hash of the keys in the pod template) is gone
+        render_gateway({"auth": {"keysChecksum": "sha256:abc"}})
 
 
 def test_rate_limit_is_configured_per_client_and_apart_for_internal_keys():
     conf = nginx_conf({"routes": [IRIS_CANARY], "rateLimit": {"requestsPerSecond": 25, "burst": 50,
                                                               "internal": {"requestsPerSecond": 900, "burst": 1800}}})
     assert "limit_req_zone $edgeai_client_limit_key zone=edgeai_clients:10m rate=25r/s;" in conf
+    # Per caller (the key's holder), per address only without a known key.
+    assert blocks(conf, "map")["edgeai_client_limit_key"] == [
+        ("client", "caller:$edgeai_caller"), ("internal", ""), ("default", "$binary_remote_addr")]
     assert "limit_req_zone $edgeai_internal_limit_key zone=edgeai_internal:1m rate=900r/s;" in conf
     assert "limit_req_status 429;" in conf
     for guarded in (location(server(conf, "8080"), "/v2/models/iris/"), location(server(conf, "8081"), "/")):
         assert "limit_req zone=edgeai_clients burst=50 nodelay;" in guarded
         assert "limit_req zone=edgeai_internal burst=1800 nodelay;" in guarded
-    # Without internal keys (or without auth, which identifies them) there is one per-address zone.
-    for vals in ({"auth": {"internalSecretKey": ""}}, {"auth": {"enabled": False}}):
-        plain = nginx_conf({"routes": [IRIS_CANARY], **vals})
-        assert "limit_req_zone $binary_remote_addr zone=edgeai_clients:10m rate=100r/s;" in plain
-        assert "edgeai_internal" not in plain
+    # Without internal keys one zone; without auth (no callers) one per-address zone.
+    plain = nginx_conf({"routes": [IRIS_CANARY], "auth": {"internalSecretKey": ""}})
+    assert "limit_req_zone $edgeai_client_limit_key zone=edgeai_clients:10m rate=100r/s;" in plain
+    assert "edgeai_internal" not in plain
+    plain = nginx_conf({"routes": [IRIS_CANARY], "auth": {"enabled": False}})
+    assert "limit_req_zone $binary_remote_addr zone=edgeai_clients:10m rate=100r/s;" in plain
+    assert "edgeai_internal" not in plain
     off = nginx_conf({"routes": [IRIS_CANARY], "rateLimit": {"enabled": False}})
     assert "limit_req" not in off
 
@@ -254,9 +267,12 @@ def test_init_script_turns_the_key_file_into_an_anchored_case_sensitive_map(tmp_
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "out" / "resolver.conf").read_text() == "resolver 10.96.0.10 valid=10s;\n"
     assert (tmp_path / "out" / "api-keys.map").read_text().splitlines() == [
-        r'"~^k3y-For\.edge\+gateway/TEST==$" 1;',
-        '"~^second-key-0123456789$" 1;',
+        r'"~^k3y-For\.edge\+gateway/TEST==$" "client:client-2";',
+        '"~^second-key-0123456789$" "client:client-4";',
     ]
+    # A key alone (the format before callers) may call every model.
+    assert (tmp_path / "out" / "api-grants.map").read_text().splitlines() == [
+        '"~^client-2:" 1;', '"~^client-4:" 1;']
     assert "2 API key(s)" in result.stdout and API_KEY not in result.stdout + result.stderr
 
 
@@ -265,20 +281,23 @@ def test_init_script_marks_the_internal_keys_in_the_same_map(tmp_path):
     result = run_render_includes(script, tmp_path, f"{API_KEY}\n", internal=f"{INTERNAL_KEY}\n")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "out" / "api-keys.map").read_text().splitlines() == [
-        r'"~^k3y-For\.edge\+gateway/TEST==$" 1;',
-        '"~^cep-internal-key-0123456789$" internal;',
+        r'"~^k3y-For\.edge\+gateway/TEST==$" "client:client-1";',
+        '"~^cep-internal-key-0123456789$" "internal:internal-1";',
     ]
     assert "1 API key(s) and 1 internal key(s)" in result.stdout
     bad = run_render_includes(script, tmp_path, f"{API_KEY}\n", internal="short\n")
     assert bad.returncode == 1 and "line 1 of" in bad.stderr and "internal-keys" in bad.stderr
 
 
-@pytest.mark.parametrize("bad", ['has"quote-0123456789', "tiny-key", "key with$dollar0123456789"])
+@pytest.mark.parametrize("bad", ['has"quote-0123456789', "tiny-key", "key-0123456789abcdef Alice",
+                                 "key-0123456789abcdef alice iris,", "key-0123456789abcdef alice a b",
+                                 "key-0123456789abcdef alice ../iris"])
 def test_init_script_refuses_unsafe_or_weak_keys(tmp_path, bad):
     script = config_of(render_gateway())["render-includes.sh"]
     result = run_render_includes(script, tmp_path, f"{API_KEY}\n{bad}\n")
     assert result.returncode == 1
-    assert "line 2" in result.stderr and bad not in result.stderr
+    assert "line 2" in result.stderr and bad.split()[0] not in result.stderr
+    assert not (tmp_path / "out" / "api-keys.map").exists(), "no half-written map"
 
 
 # --- pod, service, objects -------------------------------------------------------------------------
@@ -320,15 +339,18 @@ def test_pod_is_restricted_with_probes_metrics_and_writable_tmp():
 
 
 def test_service_is_cluster_ip_named_gateway_unless_exposed_explicitly():
-    (svc,) = find(render_gateway(), "Service", "gateway")
-    assert svc["spec"]["type"] == "ClusterIP"
+    (svc,) = find(render_gateway(), "Service")
+    assert svc["metadata"]["name"] == "gateway" and svc["spec"]["type"] == "ClusterIP"
     assert {p["name"]: p["port"] for p in svc["spec"]["ports"]} == {"http": 8080, "grpc": 8081}
     assert all("nodePort" not in p for p in svc["spec"]["ports"])
     exposed = {"service": {"type": "NodePort", "nodePorts": {"http": 30080}},
                "networkPolicy": {"exposedTo": ["192.168.10.0/24"]}}   # who may call it on the nodes
-    (svc,) = find(render_gateway(exposed), "Service")
-    assert svc["spec"]["type"] == "NodePort"
-    assert [p.get("nodePort") for p in svc["spec"]["ports"]] == [30080, None]
+    internal, external = find(render_gateway(exposed), "Service")
+    assert internal["metadata"]["name"] == "gateway" and internal["spec"]["type"] == "ClusterIP"
+    # Outside the cluster only the TLS listeners (tests/charts/test_gateway_tls.py).
+    assert external["metadata"]["name"] == "gateway-external" and external["spec"]["type"] == "NodePort"
+    assert [(p["name"], p["targetPort"], p.get("nodePort")) for p in external["spec"]["ports"]] == [
+        ("https", "https", 30080), ("grpcs", "grpcs", None)]
 
 
 def test_network_policy_ports_and_egress_to_models():
