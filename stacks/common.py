@@ -104,10 +104,10 @@ class Builder:
         ]
 
     def secret(self, namespace: str, name: str, string_data: Mapping[str, pulumi.Input[str]],
-               *depends_on: pulumi.Resource) -> k8s.core.v1.Secret:
+               *depends_on: pulumi.Resource, type: str = "Opaque") -> k8s.core.v1.Secret:  # noqa: A002
         """A Secret whose content is a Pulumi secret (encrypted in state, hidden in diffs)."""
         return k8s.core.v1.Secret(
-            f"{namespace}/{name}", metadata=self.meta(name, namespace), type="Opaque",
+            f"{namespace}/{name}", metadata=self.meta(name, namespace), type=type,
             string_data={k: pulumi.Output.secret(v) for k, v in string_data.items()},
             opts=self.opts(self.namespaces.get(namespace), *depends_on,
                            additional_secret_outputs=["data", "stringData"]))

@@ -2,13 +2,17 @@
 
 A kind cluster maps each of them to the same port on 127.0.0.1 (edgeai.cluster.kind), so what a
 site exposes on its nodes is what the developer's host can call; `edgeai up` prints the URLs and
-one `curl` that gets a real prediction through the gateway.
+one `curl` that gets a real prediction through the gateway. The gateway is exposed over TLS only
+(Service gateway-external), with a certificate of the cluster's own CA (edgeai.gateway_tls).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from edgeai import gateway_tls
 
 HOST = "127.0.0.1"
 
@@ -22,7 +26,7 @@ class Exposed:
 
     @property
     def url(self) -> str:
-        scheme = "" if self.port == "grpc" else "http://"
+        scheme = {"grpc": "", "grpcs": "", "https": "https://"}.get(self.port, "http://")
         return f"{scheme}{HOST}:{self.node_port}"
 
 
@@ -46,13 +50,15 @@ def summary(exposed: list[Exposed], model: str | None, key_file: str) -> str:
         return "nothing is exposed on the nodes (no NodePort Service); use kubectl port-forward\n"
     lines = ["reach the site from this host:"]
     lines += [f"  {e.namespace}/{e.service} ({e.port}): {e.url}" for e in exposed]
-    gateway = next((e for e in exposed if e.service == "gateway" and e.port == "http"), None)
+    gateway = next((e for e in exposed if e.service == "gateway-external" and e.port == "https"), None)
     if gateway and model:
-        # The key is read from the cluster's state file at run time, never printed.
-        lines += ["a prediction through the gateway (V2 inference protocol):",
+        # The key is read from the cluster's state file at run time, never printed; the first key
+        # of gatewayApiKeys ("<key> [<caller> [<models>]]" lines) may call every model.
+        ca = gateway_tls.ca_file(Path(key_file).parent)
+        lines += ["a prediction through the gateway (V2 inference protocol, TLS):",
                   "  KEY=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))"
                   f"[\"gatewayApiKeys\"].split()[0])' {key_file})",
-                  f"  curl -s -H \"Authorization: Bearer $KEY\" -H 'Content-Type: application/json' "
+                  f"  curl -s --cacert {ca} -H \"Authorization: Bearer $KEY\" -H 'Content-Type: application/json' "
                   f"{gateway.url}/v2/models/{model}/infer -d "
                   "'{\"inputs\": [{\"name\": \"input-0\", \"shape\": [1, 5], \"datatype\": \"FP64\", "
                   "\"data\": [20.0, 18.0, 250.0, 40.0, 240.0]}]}'"]

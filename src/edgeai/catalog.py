@@ -66,6 +66,7 @@ class SiteSecret:
     name: str
     keys: tuple[str, ...]
     components: tuple[str, ...]
+    type: str = "Opaque"
 
 
 SITE_SECRETS: tuple[SiteSecret, ...] = (
@@ -74,7 +75,11 @@ SITE_SECRETS: tuple[SiteSecret, ...] = (
     SiteSecret("kafka-mirror-target", ("username", "password"), ("kafka",)),
     SiteSecret("grafana-admin", ("admin-user", "admin-password"), ("monitoring",)),
     # Client keys, and the internal keys of in-site services (the CEP) with their own rate limit.
+    # Key lines "<key> [<caller> [<models>]]" (charts/gateway/README.md); the gateway reloads on a change.
     SiteSecret("gateway-api-keys", ("keys", "internal-keys"), ("gateway",)),
+    # The certificate of the gateway's external (TLS) listeners; on a site whose gateway values enable
+    # tls.certManager, cert-manager issues it instead and the stack leaves it alone.
+    SiteSecret("gateway-tls", ("tls.crt", "tls.key"), ("gateway",), type="kubernetes.io/tls"),
     SiteSecret("cep-api-key", ("key",), ("siddhi",)),           # the CEP's internal key
     SiteSecret("model-storage", ("rclone.conf",), ("model-serving",)),
     SiteSecret("redis-snapshot-storage", ("rclone.conf",), ("redis",)),
@@ -83,6 +88,11 @@ SITE_SECRETS: tuple[SiteSecret, ...] = (
                ("elastic-password", "kibana-password", "log-writer-password", "metrics-password"), ("logging",)),
     SiteSecret("log-agent-elasticsearch", ("username", "password"), ("log-agent",)),
 )
+
+
+def site_secret_type(name: str) -> str:
+    """The Kubernetes Secret type of a site Secret (kubernetes.io/tls for certificates)."""
+    return next(s.type for s in SITE_SECRETS if s.name == name)
 
 
 def site_secret_copies(components: set[str] | frozenset[str]) -> list[tuple[str, SiteSecret]]:

@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from edgeai import helm, paths, site_objects, tools
+from edgeai import gateway_tls, helm, paths, site_objects, tools
 from edgeai.cluster.kube import Kubectl
 from edgeai.cluster.state import ClusterInfo, private_values
 from edgeai.composition import Release, compose
@@ -143,8 +143,10 @@ def site_secrets_file(info: ClusterInfo) -> Path:
 
 
 def site_secret_values(info: ClusterInfo) -> dict[str, str]:
-    """The stack's secret config keys, random per cluster, in <state>/site-secrets.json (0600)."""
-    return private_values(site_secrets_file(info), site_objects.secret_keys())
+    """The stack's secret config keys, random per cluster, in <state>/site-secrets.json (0600); the
+    gateway's certificate from the cluster's own CA (edgeai.gateway_tls), not a random string."""
+    keys = [k for k in site_objects.secret_keys() if k not in gateway_tls.CONFIG_KEYS]
+    return {**private_values(site_secrets_file(info), keys), **gateway_tls.ensure(info.dir)}
 
 
 def apply_site_objects(kubectl: Kubectl, env: Environment, site: Site, releases: list[Release],

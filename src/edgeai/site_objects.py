@@ -92,7 +92,7 @@ def secrets(site: Site, releases: list[Release], values: Mapping[str, str], obje
     out = []
     for ns, name, data in stack.site_secrets(site, releases, values, rclone):
         encoded = {k: base64.b64encode(str(v).encode()).decode() for k, v in data.items()}
-        out.append({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+        out.append({"apiVersion": "v1", "kind": "Secret", "type": catalog.site_secret_type(name),
                     "metadata": _meta(name, labels, ns), "data": encoded})
     return out
 

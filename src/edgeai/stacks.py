@@ -112,8 +112,14 @@ _OBJECT_STORE = (
 SITE_CONFIG: tuple[ConfigKey, ...] = (
     ConfigKey("redisPassword", "Redis AUTH password (Secret redis-auth in edgeai-redis and edgeai-siddhi)"),
     ConfigKey("grafanaAdminPassword", "Grafana admin password (Secret grafana-admin)"),
-    ConfigKey("gatewayApiKeys", "API keys of the gateway's clients, one per line (Secret gateway-api-keys)",
+    ConfigKey("gatewayApiKeys", "API keys of the gateway's clients, one per line: <key> [<caller> [<models>]] "
+              "(Secret gateway-api-keys)",
               example='"$(cat gateway-api-keys.txt)"'),
+    ConfigKey("gatewayTlsCert", "PEM certificate (chain) of the gateway's external TLS listeners "
+              "(Secret gateway-tls, kubernetes.io/tls); unused where cert-manager issues it",
+              example='"$(cat gateway.crt)"'),
+    ConfigKey("gatewayTlsKey", "PEM private key of that certificate (Secret gateway-tls)",
+              example='"$(cat gateway.key)"'),
     ConfigKey("cepApiKey", "the CEP's API key for the gateway, an internal key with its own rate limit "
               "(Secrets cep-api-key in edgeai-siddhi, gateway-api-keys/internal-keys)",
               example='"$(openssl rand -hex 24)"'),

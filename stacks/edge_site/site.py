@@ -57,6 +57,7 @@ def site_secrets(site: Site, releases: Sequence[Release], secrets: Mapping[str, 
         "kafka-mirror-target": {"username": site.name, "password": secrets["kafkaMirrorPassword"]},
         "grafana-admin": {"admin-user": "admin", "admin-password": secrets["grafanaAdminPassword"]},
         "gateway-api-keys": {"keys": secrets["gatewayApiKeys"], "internal-keys": secrets["cepApiKey"]},
+        "gateway-tls": {"tls.crt": secrets["gatewayTlsCert"], "tls.key": secrets["gatewayTlsKey"]},
         "cep-api-key": {"key": secrets["cepApiKey"]},
         "model-storage": {"rclone.conf": rclone},
         "redis-snapshot-storage": {"rclone.conf": rclone},
@@ -67,10 +68,23 @@ def site_secrets(site: Site, releases: Sequence[Release], secrets: Mapping[str, 
         "log-agent-elasticsearch": {"username": LOG_WRITER_USER, "password": secrets["logWriterPassword"]},
     }
     out = []
+    issued = issued_by_cert_manager(releases)
     for namespace, secret in catalog.site_secret_copies({r.component for r in releases}):
+        if secret.name in issued:
+            continue
         assert tuple(data[secret.name]) == secret.keys, secret   # the catalog names the keys charts read
         out.append((namespace, secret.name, data[secret.name]))
     return out
+
+
+def issued_by_cert_manager(releases: Sequence[Release]) -> set[str]:
+    """Site Secrets that cert-manager issues on this site (the gateway's tls.certManager): the stack must
+    not create them too, or the two would overwrite each other."""
+    for r in releases:
+        tls = (r.values.get("tls") or {}) if r.component == "gateway" else {}
+        if (tls.get("certManager") or {}).get("enabled") and tls.get("secretName", "gateway-tls") == "gateway-tls":
+            return {"gateway-tls"}
+    return set()
 
 
 def build(env: Environment, site: Site, config: SiteConfig) -> dict[str, Any]:
@@ -101,7 +115,8 @@ def build(env: Environment, site: Site, config: SiteConfig) -> dict[str, Any]:
     rclone = pulumi.Output.all(agreed, endpoint, config.secrets["objectStoreAccessKeyId"],
                                config.secrets["objectStoreSecretAccessKey"]).apply(
         lambda v: cloud.rclone_conf(v[1], v[2], v[3]))
-    secrets = [b.secret(ns, name, data) for ns, name, data in site_secrets(site, releases, config.secrets, rclone)]
+    secrets = [b.secret(ns, name, data, type=catalog.site_secret_type(name))
+               for ns, name, data in site_secrets(site, releases, config.secrets, rclone)]
 
     install = argocd.install(b, env, *guards)
     app_project = argocd.project(b, env, site, releases, install)

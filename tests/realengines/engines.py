@@ -605,9 +605,15 @@ def start_gateway(objects: list[dict[str, Any]], root: Path, procs: Processes, a
     """The gateway Deployment's nginx: the chart's init script renders the includes (resolver from
     this machine's resolv.conf, API keys from a file standing for the Secret), then nginx runs the
     rendered nginx.conf. `upstreams` maps each rendered Service DNS name to a loopback address;
-    the fixed upstream ports 8080/8081 become the local servers' ports."""
+    the fixed upstream ports 8080/8081 become the local servers' ports. A gateway exposed outside the
+    cluster also gets its TLS listeners (ports https, grpcs) with a certificate for 127.0.0.1 of a CA
+    made here (root/gateway-tls/ca.crt). Key lines may carry a caller and models (charts/gateway)."""
     data = config_map(objects, "gateway")
     ports = {"http": free_port(), "grpc": free_port(), "status": free_port()}
+    tls = "listen 8443 ssl" in data["nginx.conf"]
+    if tls:
+        ports.update(https=free_port(), grpcs=free_port())
+        make_server_certificate(root)
     for sub in ("generated", "run"):
         (root / sub).mkdir(parents=True, exist_ok=True)
         (root / sub).chmod(0o777)  # nginx workers run as nobody when the tests run as root
@@ -617,6 +623,10 @@ def start_gateway(objects: list[dict[str, Any]], root: Path, procs: Processes, a
         ("listen 8081 ", f"listen 127.0.0.1:{ports['grpc']} "),
         ("listen 127.0.0.1:8090;", f"listen 127.0.0.1:{ports['status']};"),
     ]
+    if tls:
+        replacements += [("/etc/nginx/tls/", f"{root}/gateway-tls/"),
+                         ("listen 8443 ", f"listen 127.0.0.1:{ports['https']} "),
+                         ("listen 8444 ", f"listen 127.0.0.1:{ports['grpcs']} ")]
     conf = adapt(data["nginx.conf"], replacements, "nginx.conf")
     for host, local in upstreams.items():
         conf = adapt(conf, {f'"{host}"': f'"{local}"'}, "nginx.conf")
@@ -642,6 +652,15 @@ def start_gateway(objects: list[dict[str, Any]], root: Path, procs: Processes, a
                             root / "nginx.log"))
     proc.wait_for_port(ports["http"], 20)
     return proc, ports
+
+
+def make_server_certificate(root: Path) -> str:
+    """What Secret gateway-tls holds (tls.crt, tls.key for 127.0.0.1, signed by a CA of its own), made by
+    the very code that makes the local site's (edgeai.gateway_tls) into root/gateway-tls/; returns the
+    CA file a client trusts."""
+    from edgeai import gateway_tls
+    gateway_tls.ensure(root)
+    return str(gateway_tls.ca_file(root))
 
 
 # --- MLServer -----------------------------------------------------------------------------------

@@ -73,12 +73,14 @@ def run_onnx_repository(repository: Path, model: str, inputs_json: str) -> str:
 GRPC_INFER = r"""
 import sys, json, grpc
 from mlserver.grpc import dataplane_pb2 as pb, dataplane_pb2_grpc as rpc
-target, model, key = sys.argv[1], sys.argv[2], sys.argv[3]
+target, model, key, ca = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[5]
 data = json.loads(sys.argv[4])
 tensor = pb.ModelInferRequest.InferInputTensor(name="input-0", datatype="FP64", shape=[len(data), len(data[0])],
     contents=pb.InferTensorContents(fp64_contents=[v for row in data for v in row]))
 metadata = [("x-model-name", model)] + ([("authorization", "Bearer " + key)] if key != "-" else [])
-with grpc.insecure_channel(target) as channel:
+channel = (grpc.insecure_channel(target) if ca == "-" else
+           grpc.secure_channel(target, grpc.ssl_channel_credentials(open(ca, "rb").read())))
+with channel:
     stub = rpc.GRPCInferenceServiceStub(channel)
     try:
         resp = stub.ModelInfer(pb.ModelInferRequest(model_name=model, inputs=[tensor]), metadata=metadata, timeout=10)
@@ -95,9 +97,12 @@ with grpc.insecure_channel(target) as channel:
 """
 
 
-def grpc_infer(target: str, model: str, key: str | None, rows: list[list[float]]) -> tuple[int, object]:
+def grpc_infer(target: str, model: str, key: str | None, rows: list[list[float]],
+               ca: str | None = None) -> tuple[int, object]:
+    """ModelInfer through `target`; over TLS trusting `ca` when given."""
     import json
 
-    out = engines.mlserver_python(GRPC_INFER, target, model, key or "-", json.dumps(rows)).strip().splitlines()[-1]
+    out = engines.mlserver_python(GRPC_INFER, target, model, key or "-", json.dumps(rows),
+                                  ca or "-").strip().splitlines()[-1]
     code, _, payload = out.partition(" ")
     return int(code), json.loads(payload)

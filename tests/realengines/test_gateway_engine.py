@@ -19,8 +19,15 @@ adds gRPC inference and the 503 of a missing server."""
 
 from __future__ import annotations
 
+import http.client
+import json
+import ssl
+from typing import Any
+
 from tests.realengines import engines, models
-from tests.realengines.engines import API_KEY, CEP_API_KEY, PROD_3_NODES
+from tests.realengines.engines import API_KEY, CEP_API_KEY, LOCAL, PROD_3_NODES
+
+OTHER_MODEL_KEY = "forecast-key-0123456789abcdef"   # may call demand-forecast only
 
 BACKENDS = {  # rendered Service DNS name -> loopback address of its local server
     engines.host_of("model-serving", "demand-forecast"): "127.0.0.2",
@@ -95,3 +102,65 @@ def test_nginx_routes_auth_canary_rate_limit_and_grpc_to_real_model_servers(tmp_
         assert code == 0 and reply["data"] == [1.0] and reply["version"] == "v3", reply
         assert models.grpc_infer(target, "sensor-anomaly", None, [[1.0] * 5])[0] == 16   # UNAUTHENTICATED
         assert models.grpc_infer(target, "nope", API_KEY, [[1.0] * 5])[0] == 5           # NOT_FOUND
+
+
+def https(port: int, ca: str, path: str, body: Any, key: str | None,
+          conn: http.client.HTTPSConnection | None = None) -> tuple[int, Any]:
+    """A V2 REST call over TLS (GET without a body), trusting only the gateway's CA; `conn` keeps one
+    connection across calls."""
+    own = conn is None
+    conn = conn or http.client.HTTPSConnection("127.0.0.1", port, timeout=10,
+                                               context=ssl.create_default_context(cafile=ca))
+    try:
+        conn.request("GET" if body is None else "POST", path,
+                     body=None if body is None else json.dumps(body).encode(),
+                     headers={"Content-Type": "application/json", **({"x-api-key": key} if key else {})})
+        resp = conn.getresponse()
+        raw = resp.read().decode()
+        return resp.status, json.loads(raw) if raw.startswith("{") else raw
+    finally:
+        if own:
+            conn.close()
+
+
+def test_local_sites_exposed_gateway_serves_tls_per_model_keys_and_per_caller_limits(tmp_path) -> None:
+    """The local site's rendered gateway (exposed on node ports: TLS listeners) in front of the real
+    MLServer of sensor-anomaly: predictions over REST and gRPC with TLS, 401 without a key, 403 for a key
+    of another model, 429 past one caller's limit while another caller on the same address is served."""
+    engines.require("nginx", "mlserver")
+    site = engines.rendered_site(*LOCAL)
+    with engines.processes() as procs:
+        _, model_ports = engines.start_mlserver(site["model-sensor-anomaly"], "sensor-anomaly", tmp_path / "model",
+                                                procs, models.sensor_anomaly)
+        keys = [f"{API_KEY} host *", f"{OTHER_MODEL_KEY} forecaster demand-forecast"]
+        _, ports = engines.start_gateway(site["gateway"], tmp_path / "gateway", procs, keys,
+                                         {engines.host_of("model-serving", "sensor-anomaly"): "127.0.0.1"},
+                                         upstream_port=model_ports["http_port"],
+                                         grpc_upstream_port=model_ports["grpc_port"])
+        ca = str(tmp_path / "gateway" / "gateway-tls" / "ca.crt")
+        spike = {"inputs": [{"name": "input-0", "shape": [1, 5], "datatype": "FP64",
+                             "data": [35.0, 18.0, 180.0, 40.0, 180.0]}]}
+        path = "/v2/models/sensor-anomaly/infer"
+        status, answer = https(ports["https"], ca, path, spike, API_KEY)
+        assert status == 200 and answer["outputs"][0]["data"] == [1.0], answer
+        assert https(ports["https"], ca, path, spike, None)[0] == 401
+        status, answer = https(ports["https"], ca, path, spike, OTHER_MODEL_KEY)
+        assert status == 403, answer
+        # In the cluster (the CEP) the plain listener still answers, with the same keys.
+        assert engines.http(f"http://127.0.0.1:{ports['http']}{path}", spike, {"x-api-key": API_KEY})[0] == 200
+
+        target = f"127.0.0.1:{ports['grpcs']}"
+        code, reply = models.grpc_infer(target, "sensor-anomaly", API_KEY, [[35.0, 18.0, 180.0, 40.0, 180.0]], ca=ca)
+        assert code == 0 and reply["data"] == [1.0], reply
+        assert models.grpc_infer(target, "sensor-anomaly", OTHER_MODEL_KEY, [[1.0] * 5], ca=ca)[0] == 7
+        assert models.grpc_infer(target, "sensor-anomaly", None, [[1.0] * 5], ca=ca)[0] == 16
+
+        # The local limit (100 r/s, burst 200) per caller: one caller past it gets 429 on every
+        # request it is refused (none dropped); the CEP's internal key, same address, is still served.
+        conn = http.client.HTTPSConnection("127.0.0.1", ports["https"], timeout=10,
+                                           context=ssl.create_default_context(cafile=ca))
+        codes = [https(ports["https"], ca, "/v2/models/sensor-anomaly/ready", None, API_KEY, conn)[0]
+                 for _ in range(1000)]
+        conn.close()
+        assert set(codes) <= {200, 429} and codes.count(429) >= 50, {c: codes.count(c) for c in set(codes)}
+        assert https(ports["https"], ca, path, spike, CEP_API_KEY)[0] == 200

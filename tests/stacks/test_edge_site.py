@@ -30,7 +30,7 @@ def expected_secrets(env, site) -> set[tuple[str, str]]:
     present = {r.component for r in composition.compose(env, site)}
     wanted = {("redis-auth", "redis"), ("redis-auth", "siddhi"), ("kafka-mirror-target", "kafka"),
               ("grafana-admin", "monitoring"),
-              ("gateway-api-keys", "gateway"), ("cep-api-key", "siddhi"), ("model-storage", "model-serving"),
+              ("gateway-api-keys", "gateway"), ("gateway-tls", "gateway"), ("cep-api-key", "siddhi"), ("model-storage", "model-serving"),
               ("redis-snapshot-storage", "redis"), ("elasticsearch-credentials", "logging"),
               ("log-agent-elasticsearch", "log-agent")}
     return {(catalog.COMPONENTS[c].namespace, name) for name, c in wanted if c in present}
@@ -157,6 +157,11 @@ def test_secrets_come_from_secret_config_and_stay_secret(site_case) -> None:
                                         "internal-keys": secret_value(stack, "cepApiKey")}
     if "cep-api-key" in data:
         assert data["cep-api-key"] == {"key": secret_value(stack, "cepApiKey")}
+    if "gateway-tls" in data:   # the external listeners' certificate, typed for TLS
+        assert data["gateway-tls"] == {"tls.crt": secret_value(stack, "gatewayTlsCert"),
+                                       "tls.key": secret_value(stack, "gatewayTlsKey")}
+        assert {s.inputs.get("type") for (_, name), s in secrets.items() if name == "gateway-tls"} == \
+            {"kubernetes.io/tls"}
     writer = secret_value(stack, "logWriterPassword")
     if "log-agent-elasticsearch" in data:
         logging_values = yaml.safe_load((paths.CHARTS / "logging" / "values.yaml").read_text())
