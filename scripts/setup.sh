@@ -11,7 +11,7 @@ fi
 stamp=.venv/.installed
 if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
   scripts/phase.sh python-packages bash -c ".venv/bin/python -m pip install --quiet --upgrade pip &&
-    .venv/bin/python -m pip install --quiet -e '.[dev]'"
+    .venv/bin/python -m pip install --quiet -e '.[dev,retrain]'"
   touch "$stamp"
 fi
 scripts/phase.sh container-engine bash scripts/container-engine.sh
