@@ -13,7 +13,8 @@ import uuid
 
 import pytest
 
-from tests.e2e.kindsite import PROMETHEUS, eventually
+from tests.e2e import gateway_client as gw
+from tests.e2e.kindsite import MODEL, PROMETHEUS, eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -50,14 +51,17 @@ def test_every_pod_runs_with_its_containers_ready_and_none_restarts(site):
 
 
 def test_a_prediction_through_the_gateway_from_the_host(site):
+    # The gateway's node ports speak TLS only (tests/e2e/test_on_demand.py covers the rest of it).
+    path = f"/v2/models/{MODEL}/infer"
     status, body = eventually("the gateway answers from the host",
-                              lambda: (r := site.infer(SPIKE, site.api_key))[0] == 200 and r, 120)
+                              lambda: (r := gw.rest(site, path, gw.infer_body(SPIKE), site.api_key))[0] == 200
+                              and r, 120)
     assert body["model_name"] == "sensor-anomaly" and body["model_version"] == "v3"
     assert body["outputs"][0]["data"][0] == pytest.approx(1.0)
-    status, body = site.infer(NORMAL, site.api_key)
+    status, body = gw.rest(site, path, gw.infer_body(NORMAL), site.api_key)
     assert status == 200 and body["outputs"][0]["data"][0] == pytest.approx(0.0)
-    assert site.infer(SPIKE)[0] == 401                       # no key
-    assert site.infer(SPIKE, "not-a-key")[0] == 401
+    assert gw.rest(site, path, gw.infer_body(SPIKE))[0] == 401                       # no key
+    assert gw.rest(site, path, gw.infer_body(SPIKE), "not-a-key")[0] == 401
 
 
 def test_kafka_produces_and_consumes_in_the_cluster_with_the_rendered_settings(site):
