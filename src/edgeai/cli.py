@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from edgeai import catalog, cluster_cli, fleet, helm, images_cli, paths, render, stacks_cli, tools
+from edgeai import catalog, cluster_cli, fleet, helm, images_cli, models_cli, paths, render, stacks_cli, tools
 from edgeai.composition import compose
 from edgeai.engine import EngineError
 from edgeai.gitops import cli as gitops_cli
@@ -152,6 +152,7 @@ def parser() -> argparse.ArgumentParser:
     cluster_cli.add_parsers(sub)
     images_cli.add_parsers(sub)
     gitops_cli.add_parsers(sub)
+    models_cli.add_parsers(sub)
     return top
 
 
