@@ -9,7 +9,8 @@ build(env, config) creates:
 - MLflow tracking server + model registry on Postgres (password from secret config);
 - the Kafka aggregation cluster (charts/kafka) that the sites' MirrorMaker 2 writes to, and the
   landing of the mirrored topics into the bucket (Benthos);
-- a suspended retraining CronJob for GPU nodes;
+- a suspended retraining CronJob for GPU nodes (python -m edgeai.retrain on the models that declare
+  `retrain:`);
 - central Prometheus (charts/monitoring) and Elasticsearch + Kibana (charts/logging).
 
 Its outputs (stacks/cloud.py) reach the site stacks through a StackReference.
@@ -256,7 +257,8 @@ def build(env: Environment, config: TrainingConfig) -> dict[str, Any]:
 
     retrain = workloads.retrain_job_template(
         _labels("retrain"), registry=p.registry_url, object_store_endpoint=p.object_store_endpoint,
-        landing_uri=f"s3://{p.bucket}/{cloud.EDGE_PREFIX}/", store_secret=STORE_SECRET)
+        landing_uri=f"s3://{p.bucket}/{cloud.EDGE_PREFIX}/", store_secret=STORE_SECRET,
+        models=[m.file.data for _, m in sorted(env.models.items()) if "retrain" in m.file.data])
     workloads.mirrored(retrain["template"], mirror)
     k8s.batch.v1.CronJob(
         f"{TRAINING_NS}/retrain", metadata=b.meta("retrain", TRAINING_NS, labels=_labels("retrain")), spec={

@@ -4,11 +4,12 @@ S3-compatible object store, the landing of edge data into the object store, the 
 Every pod passes Pod Security `restricted` (non-root, no privilege escalation, all capabilities
 dropped, RuntimeDefault seccomp, read-only root filesystem with emptyDirs where it writes), declares
 requests and limits, probes, and Prometheus annotations where it exposes metrics. Images are the
-official upstream ones, pinned.
+official upstream ones, pinned, except the retrain job's (this repository's edgeai.retrain).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import yaml
@@ -18,7 +19,9 @@ IMAGES = {
     "postgres": "docker.io/library/postgres:16.6",
     "minio": "docker.io/minio/minio:RELEASE.2024-11-07T00-52-20Z",
     "landing": "docker.io/jeffail/benthos:4.27.0",
-    "retrain": "docker.io/pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime",
+    # This repository's package with its retrain extra (pip install '.[retrain]'): no image definition
+    # under images/ builds it yet.
+    "retrain": "ghcr.io/edgeai-platform/retrain:0.1.0",
 }
 # The official MLflow image ships neither a Postgres driver nor boto3 (mlflow/mlflow#9513): an init
 # container installs these pinned versions from PyPI into an emptyDir on PYTHONPATH.
@@ -209,16 +212,18 @@ def landing_pod(labels: dict[str, str], *, config_map: str, store_secret: str,
 
 
 def retrain_job_template(labels: dict[str, str], *, registry: str, object_store_endpoint: str,
-                         landing_uri: str, store_secret: str) -> dict[str, Any]:
-    """A GPU retraining Job: on GPU nodes (node selector + toleration), one nvidia.com/gpu.
-    The command is a placeholder that proves the GPU and the endpoints are reachable; replace
-    image and command with the team's training code (it reads LANDING_URI, logs to MLflow)."""
-    command = ("import os, torch\n"
-               "assert torch.cuda.is_available(), 'no GPU visible'\n"
-               "print('GPU', torch.cuda.get_device_name(0), 'data', os.environ['LANDING_URI'],"
-               " 'registry', os.environ['MLFLOW_TRACKING_URI'])\n")
+                         landing_uri: str, store_secret: str, models: list[dict[str, Any]]) -> dict[str, Any]:
+    """The retraining Job: `python -m edgeai.retrain` (src/edgeai/retrain, docs/retrain.md) over every model
+    whose file declares `retrain:`, passed as JSON (name, framework, retrain): it trains on the landed data,
+    compares with the newest registered version and registers a new one in MLflow only when it is better
+    by the model's margin. On GPU nodes (node selector + toleration), one nvidia.com/gpu, for the
+    frameworks that use one (the scikit-learn trainer does not)."""
+    specs = [json.dumps({k: m[k] for k in ("name", "framework", "retrain")}, sort_keys=True,
+                        separators=(",", ":")) for m in models]
+    command = ["python", "-m", "edgeai.retrain", "--landing", landing_uri,
+               *[arg for spec in specs for arg in ("--spec", spec)]]
     job = container(
-        "retrain", IMAGES["retrain"], command=["python", "-c", command],
+        "retrain", IMAGES["retrain"], command=command,
         env=[{"name": "MLFLOW_TRACKING_URI", "value": registry},
              {"name": "MLFLOW_S3_ENDPOINT_URL", "value": object_store_endpoint},
              {"name": "LANDING_URI", "value": landing_uri},

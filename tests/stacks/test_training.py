@@ -219,3 +219,16 @@ def test_outputs_match_the_declared_cloud_endpoints(training_case) -> None:
 def test_a_development_environment_gets_one_broker() -> None:
     assert training.plan(ENVS["local"]).kafka_brokers == 1
     assert training.plan(ENVS["prod"]).kafka_brokers == 3
+
+
+def test_retraining_runs_edgeai_retrain_on_the_models_that_declare_it(training_case) -> None:
+    env, _, run = training_case
+    cron = run.one("CronJob", "retrain", training.TRAINING_NS).inputs["spec"]
+    [container] = cron["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    command = container["command"]
+    assert command[:3] == ["python", "-m", "edgeai.retrain"]
+    specs = [json.loads(command[i + 1]) for i, arg in enumerate(command) if arg == "--spec"]
+    declared = sorted(m.name for m in env.models.values() if "retrain" in m.file.data)
+    assert [s["name"] for s in specs] == declared
+    for spec in specs:
+        assert spec["retrain"] == env.models[spec["name"]].file.data["retrain"]
