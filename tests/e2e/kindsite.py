@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
+from edgeai import gateway_tls
 from edgeai.cluster.kube import Kubectl, KubectlError
 from edgeai.cluster.state import ClusterInfo
 
@@ -93,20 +95,23 @@ class KindSite:
 
     # --- the host side ---------------------------------------------------------------------------
     def http(self, port: int, path: str, body: Any = None, headers: dict[str, str] | None = None,
-             timeout: float = 30) -> tuple[int, Any]:
+             timeout: float = 30, tls: bool = False) -> tuple[int, Any]:
+        """A call from the host; `tls`: https trusting the cluster's own CA (the gateway's external ports)."""
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(f"http://{HOST}:{port}{path}", data=data, headers={
+        request = urllib.request.Request(f"{'https' if tls else 'http'}://{HOST}:{port}{path}", data=data, headers={
             **({"Content-Type": "application/json"} if data else {}), **(headers or {})})
+        context = ssl.create_default_context(cafile=str(gateway_tls.ca_file(self.info.dir))) if tls else None
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as resp:
+            with urllib.request.urlopen(request, timeout=timeout, context=context) as resp:
                 return resp.status, _json_or_text(resp.read())
         except urllib.error.HTTPError as err:
             return err.code, _json_or_text(err.read())
 
     def infer(self, row: list[float], key: str | None = None) -> tuple[int, Any]:
+        """A V2 REST prediction through the gateway's external TLS port, as an external caller makes it."""
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         body = {"inputs": [{"name": "input-0", "shape": [1, len(row)], "datatype": "FP64", "data": row}]}
-        return self.http(GATEWAY, f"/v2/models/{MODEL}/infer", body, headers)
+        return self.http(GATEWAY, f"/v2/models/{MODEL}/infer", body, headers, tls=True)
 
 
 def _json_or_text(raw: bytes) -> Any:
