@@ -21,12 +21,15 @@ def pod_images(objects: list[dict[str, Any]]) -> set[str]:
 
 
 def environment_images(env_name: str, environments=None) -> dict[str, list[str]]:
-    """image reference -> the sites that run it, over every site of the environment (rendered with helm)."""
+    """image reference -> the sites that run it, over every site of the environment: its releases
+    (rendered with helm) and its Argo CD (the site stack installs one on every site)."""
+    from edgeai.gitops import argocd
     from edgeai.render import render_site
     env = fleet.load_fleet([env_name], root=environments)[0]
+    gitops = pod_images(argocd.install_objects(env))
     sites: dict[str, list[str]] = {}
     for site in env.sites.values():
         objects = [o for rr in render_site(env, site) for o in rr.objects]
-        for ref in pod_images(objects):
+        for ref in pod_images(objects) | gitops:
             sites.setdefault(ref, []).append(site.name)
     return dict(sorted(sites.items()))
