@@ -16,13 +16,14 @@ import yaml
 from mlflow import MlflowClient
 
 from edgeai import paths
+from edgeai.models import promote as promote_lib
 from edgeai.retrain import landing
 from edgeai.retrain.__main__ import main as retrain
 from tests.retrain import sensors
 
-ENV, MODEL = "local", "sensor-anomaly"
+# staging, not local: the local site's gate is the one other work changes most (its NodePorts and waivers).
+ENV, MODEL = "staging", "sensor-anomaly"
 FILE = Path("environments") / ENV / "models" / f"{MODEL}.yaml"
-DESTINATION = "s3://edgeai-local-landing/mlflow"     # no cloud.objectStore in local: the training stack's default
 
 
 def git(repo: Path, *args: str) -> str:
@@ -76,24 +77,27 @@ def test_promote_complete_rollback(clone, registry):
     head = git(clone, "rev-parse", "HEAD").strip()
     before = (clone / FILE).read_text()
     v2 = registry.get_model_version(MODEL, "2")
-    uri = f"{DESTINATION}/{v2.source.removeprefix('mlflow-artifacts:/')}"
+    destination = promote_lib.artifacts_destination(clone, ENV)     # s3://<staging's bucket>/mlflow
+    assert destination.startswith("s3://") and destination.endswith("/mlflow")
+    uri = f"{destination}/{v2.source.removeprefix('mlflow-artifacts:/')}"
 
     proc = promote(clone, registry, "--weight", "30")
     assert proc.returncode == 0, proc.stderr
     untouched(clone, head)
     branch = "promote/sensor-anomaly-v2"
     changed = git(clone, "diff", "--name-only", head, branch).split()
-    assert FILE.as_posix() in changed and "deploy/local/local/model-sensor-anomaly.yaml" in changed
+    served = [Path(f) for f in changed if f.startswith("deploy/staging/") and f.endswith("/model-sensor-anomaly.yaml")]
+    assert FILE.as_posix() in changed and served
     text = at(clone, branch, FILE)
     assert yaml.safe_load(text)["canary"] == {"uri": uri, "weight": 30}
     # Only the canary line is new: the schema comment, the uri's comment, every other line kept.
     assert text.splitlines()[:-1] == before.splitlines()
     assert text.splitlines()[-1].endswith("# MLflow version 2")
-    rendered = at(clone, branch, Path("deploy/local/local/model-sensor-anomaly.yaml"))
+    rendered = at(clone, branch, served[0])
     assert uri in rendered and "sensor-anomaly-canary" in rendered
     assert "roc_auc" in git(clone, "log", "-1", "--format=%B", branch)
     # The pull request's text: the gate's summary and the field-level diff of deploy/.
-    assert "edgeai validate --env local" in proc.stdout and "sensor-anomaly-canary" in proc.stdout
+    assert "edgeai validate --env staging" in proc.stdout and "sensor-anomaly-canary" in proc.stdout
     assert "model-sensor-anomaly" in proc.stdout
 
     # The promotion merged: complete makes it stable, rollback removes it (each on its own branch).
@@ -103,22 +107,21 @@ def test_promote_complete_rollback(clone, registry):
     assert proc.returncode == 0, proc.stderr
     untouched(clone, merged)
     done = yaml.safe_load(at(clone, "promote/sensor-anomaly-v2-complete", FILE))
-    assert done["uri"] == uri and "canary" not in done and done["regions"] == ["local"]
+    assert done["uri"] == uri and "canary" not in done and done["retrain"]["margin"] == 0.02
 
     proc = promote(clone, registry, "--rollback")
     assert proc.returncode == 0, proc.stderr
     untouched(clone, merged)
     assert at(clone, "promote/sensor-anomaly-v2-rollback", FILE) == before
-    assert "sensor-anomaly-canary" not in at(clone, "promote/sensor-anomaly-v2-rollback",
-                                             Path("deploy/local/local/model-sensor-anomaly.yaml"))
+    assert "sensor-anomaly-canary" not in at(clone, "promote/sensor-anomaly-v2-rollback", served[0])
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (("--env", ENV, "no-such-model"), "no model 'no-such-model' in environment 'local'"),
+    (("--env", ENV, "no-such-model"), "no model 'no-such-model' in environment 'staging'"),
     (("--env", ENV, MODEL, "--version", "9"), "version 9 of 'sensor-anomaly' is not in the registry"),
     (("--env", ENV, MODEL, "--version", "1"), "was not registered as better"),
     (("--env", ENV, MODEL, "--weight", "0"), "a canary takes 1 to 100 percent"),
-    (("--env", ENV, MODEL, "--complete"), "has no canary in local"),
+    (("--env", ENV, MODEL, "--complete"), "has no canary in staging"),
     (("--env", "nowhere", MODEL), "no environment 'nowhere'"),
 ])
 def test_bad_input_writes_nothing(clone, registry, args, message):
@@ -132,7 +135,7 @@ def test_bad_input_writes_nothing(clone, registry, args, message):
 def test_dirty_environment_is_refused(clone, registry):
     (clone / FILE).write_text((clone / FILE).read_text() + "replicas: 2\n")
     proc = promote(clone, registry)
-    assert proc.returncode == 2 and "uncommitted changes under environments/local" in proc.stderr
+    assert proc.returncode == 2 and "uncommitted changes under environments/staging" in proc.stderr
     assert git(clone, "branch", "--list", "promote/*") == ""
     assert (clone / FILE).read_text().endswith("replicas: 2\n")    # the user's edit stays
 
