@@ -783,6 +783,9 @@ class SiddhiRunner:
     api_keys: list[str]
     metrics_port: int = field(default_factory=free_port)
     http_port: int = field(default_factory=free_port)   # the runner's HTTP port (service.httpPort 9090)
+    # Where the app's http sink posts alerts (alertmanager.enabled): a real Alertmanager when a test
+    # starts one, else a free port nobody listens on (the sink logs the refused posts, nothing waits).
+    alertmanager_url: str = field(default_factory=lambda: f"http://127.0.0.1:{free_port()}")
     proc: Proc | None = None
     starts: int = 0
 
@@ -797,6 +800,9 @@ class SiddhiRunner:
                 (f"publisher.url='http://{service_host('gateway')}:8080/", f"publisher.url='{self.gateway_url}/"),
                 ("host='redis.edgeai-redis.svc', port='6379'", f"host='127.0.0.1', port='{self.redis_port}'"),
             ], name)
+            am = "publisher.url='http://monitoring-alertmanager.edgeai-monitoring.svc:9093/api/v2/alerts'"
+            if am in local:  # the Alertmanager sink (alertmanager.enabled)
+                local = local.replace(am, f"publisher.url='{self.alertmanager_url}/api/v2/alerts'")
             if "server.url='http://0.0.0.0:9080'" in local:  # the metrics sink (metrics.enabled)
                 local = local.replace("server.url='http://0.0.0.0:9080'",
                                       f"server.url='http://127.0.0.1:{self.metrics_port}'")

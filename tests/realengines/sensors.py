@@ -1,9 +1,12 @@
 """A generated stream of sensor events for the shipped Siddhi app, and what the app must make of it.
 
-Events are the app's input format, `{"sensorId": ..., "value": ...}`, keyed by sensor.
+Events are the app's input format, `{"sensorId": ..., "value": ..., "sensorType": ..., "timestamp": ...}`
+(the last two optional: a sensor with sensor_type None sends neither), keyed by sensor.
 - normal: cycles 20, 21, 22 (stddev < 1: no z-score alert; the model scores 0): no alert.
-- spike: one 180.0 (window maximum over the rule's 100.0: rule alerts; the model scores 1.0: model
-  alerts; three of those within a minute: a persistent alert).
+- spike: 180.0 for one tick (window maximum over the rule's 100.0: rule alerts; the model scores
+  1.0: model alerts; three of those within a minute: a persistent alert). Per event, at once: each
+  180.0 is over the chart's `overheat` threshold (150.0), and three of them in a row make the
+  `sustained-high` pattern (3 over 90.0 within 5 s) when a tick sends at least three.
 - zscore: cycles 10, 11, 12, sends one 40.0 and then stays silent, so the next emission's last
   value is 40 (z > 3.0: a rule alert) while the window maximum stays in the model's normal range
   (no model alert). Send a few events per tick: one outlier among n values cannot be more than
@@ -25,6 +28,8 @@ class Sensor:
     event_at: int = 3           # tick of the spike / z-score event
     sent: int = 0
     silent: bool = False
+    sensor_type: str | None = "temperature"
+    spike_sent_ms: list[int] = field(default_factory=list)  # device timestamps of the spike's events
 
     def value(self, tick: int) -> float | None:
         if self.silent:
@@ -38,9 +43,19 @@ class Sensor:
             return 10.0 + tick % 3
         return 20.0 + tick % 3
 
-    @property
-    def expected_alerts(self) -> set[str]:
-        return {"spike": {"rule", "model", "persistent"}, "zscore": {"rule"}}.get(self.kind, set())
+    def event(self, value: float) -> dict:
+        out: dict = {"sensorId": self.name, "value": value}
+        if self.sensor_type is not None:
+            out.update(sensorType=self.sensor_type, timestamp=int(time.time() * 1000))
+        if self.kind == "spike" and value == 180.0 and "timestamp" in out:
+            self.spike_sent_ms.append(out["timestamp"])
+        return out
+
+    def expected_alerts(self, per_tick: int = 1) -> set[str]:
+        """Alert kinds, windowed (model, persistent, rule) and per-event (threshold, pattern)."""
+        if self.kind == "spike":
+            return {"rule", "model", "persistent", "threshold"} | ({"pattern"} if per_tick >= 3 else set())
+        return {"rule"} if self.kind == "zscore" else set()
 
 
 @dataclass
@@ -57,7 +72,7 @@ class SensorStream:
                 v = s.value(self.tick)
                 if v is None:
                     break
-                seq = self.producer.send(s.name, json.dumps({"sensorId": s.name, "value": v}))
+                seq = self.producer.send(s.name, json.dumps(s.event(v)))
                 self.by_seq[seq] = s.name
                 s.sent += 1
         self.producer.flush()

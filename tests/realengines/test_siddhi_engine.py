@@ -78,9 +78,12 @@ def test_app_turns_events_into_alerts_predictions_aggregates_and_redis_rows(loca
             by_sensor = sensors.alerts_of(consumers["alerts"].records, prefix)
             assert set(by_sensor) == {f"{prefix}spike", f"{prefix}zscore"}, by_sensor
             spike = by_sensor[f"{prefix}spike"]
-            assert {a["kind"] for a in spike} == {"rule", "model"}
+            assert {a["kind"] for a in spike if a["path"] == "windowed"} == {"rule", "model"}
+            assert {a["kind"] for a in spike if a["path"] == "per-event"} == {"threshold", "pattern"}
             model = next(a for a in spike if a["kind"] == "model")
             assert model["score"] == 1.0 and model["maxValue"] == 180.0
+            assert (model["rule"], model["severity"], model["action"]) == ("model", "warning", "machine-failure")
+            assert model["eventTime"] >= stream_sensors[0].spike_sent_ms[0]   # the window's newest event
             (zscore,) = by_sensor[f"{prefix}zscore"]
             assert zscore["kind"] == "rule" and zscore["zScore"] > 3.0 and zscore["maxValue"] == 40.0
             assert len(alerts) >= 3
@@ -158,3 +161,60 @@ def test_a_restarted_runner_restores_the_persisted_window_state(local_engines, t
         finally:
             producer.close()
             aggregates.close()
+
+
+def test_per_event_rules_alert_at_once_for_the_spiking_sensor_and_never_for_the_quiet_ones(local_engines,
+                                                                                        tmp_path) -> None:
+    """The per-event path (values rules.perEvent and rules.patterns, rendered for the local site):
+    each event is checked as it arrives, so the spike's alerts are on the alerts topic within
+    milliseconds of its device timestamp, seconds before the first windowed emission (every 10 s).
+    The quiet sensors (one of them sends neither sensorType nor timestamp) get none, and the
+    vibration rule does not fire on a temperature sensor's 180."""
+    engines.require("java", "siddhi")
+    site = local_engines
+    prefix = "fast-"
+    spike = sensors.Sensor(f"{prefix}spike", "spike", event_at=1)
+    quiet = [sensors.Sensor(f"{prefix}quiet"), sensors.Sensor(f"{prefix}bare", sensor_type=None)]
+    with engines.processes() as procs:
+        site.siddhi(tmp_path / "siddhi", procs).start()
+        alerts = engines.Consumer(site.kafka.bootstrap, "alerts", tmp_path / "alerts.log")
+        producer = engines.Producer(site.kafka.bootstrap, "sensor-events", tmp_path / "producer.log", acks="all")
+        try:
+            alerts.assigned.wait(30)
+            started = time.monotonic()
+            stream = sensors.SensorStream(producer, [spike, *quiet], per_tick=5)
+            stream.run(seconds=3)            # ticks 0..2: the spike's five 180s in tick 1
+            producer.wait_acked()
+
+            def fired(records) -> bool:
+                kinds = {a["kind"] for a in sensors.alerts_of(records, prefix).get(spike.name, [])}
+                return {"threshold", "pattern"} <= kinds
+
+            alerts.wait_for(fired, "the spike's per-event alerts", 5)
+            assert time.monotonic() - started < 9, "not before the first windowed emission"
+            time.sleep(1)
+            records = [r for r in alerts.records if r.key and r.key.startswith(prefix)]
+            by_sensor = sensors.alerts_of(records, prefix)
+            assert set(by_sensor) == {spike.name}, by_sensor        # nothing for the quiet sensors
+            per_event = [a for a in by_sensor[spike.name] if a["path"] == "per-event"]
+            assert per_event == by_sensor[spike.name], "no windowed alert yet"
+            threshold = [a for a in per_event if a["kind"] == "threshold"]
+            pattern = [a for a in per_event if a["kind"] == "pattern"]
+            assert len(threshold) == 5 and {a["rule"] for a in threshold} == {"overheat"}, threshold
+            assert {(a["severity"], a["action"]) for a in threshold} == {("critical", "shut-down-line")}
+            # five 180s in a row: the 3rd, 4th and 5th each complete three in a row
+            assert len(pattern) == 3 and {a["rule"] for a in pattern} == {"sustained-high"}, pattern
+            assert {(a["severity"], a["action"]) for a in pattern} == {("warning", "machine-failure")}
+            for a in per_event:
+                assert a["value"] == a["maxValue"] == a["avgValue"] == 180.0 and a["score"] == -1.0, a
+                assert a["eventTime"] in spike.spike_sent_ms, a      # the device's own timestamp
+            # Latency, device timestamp -> alert decided in the CEP -> alert record read from Kafka.
+            in_cep = [a["detectedAt"] - a["eventTime"] for a in per_event]
+            on_kafka = [r.received_ms - r.json()["event"]["eventTime"] for r in records]
+            print(f"per-event path: device->CEP decision {min(in_cep)}..{max(in_cep)} ms, "
+                  f"device->alert read from Kafka {min(on_kafka)}..{max(on_kafka)} ms (median "
+                  f"{statistics.median(on_kafka):.0f} ms, {len(records)} alerts)")
+            assert max(in_cep) < 1000 and max(on_kafka) < 2000, (in_cep, on_kafka)
+        finally:
+            producer.close()
+            alerts.close()

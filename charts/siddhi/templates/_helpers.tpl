@@ -54,16 +54,65 @@ PERSISTENT_WITHIN_SECONDS: {{ $v.rules.persistentWithinSeconds | int | quote }}
 RULE_MAX_VALUE: {{ include "siddhi.decimal" $v.rules.maxValue | quote }}
 RULE_ZSCORE: {{ include "siddhi.decimal" $v.rules.zScore | quote }}
 METRICS_PORT: {{ $v.metrics.port | int | quote }}
+WINDOWED_SEVERITY: {{ $v.rules.windowed.severity | quote }}
+WINDOWED_ACTION: {{ $v.rules.windowed.action | quote }}
+SITE: {{ $v.global.site | quote }}
+ENVIRONMENT: {{ $v.global.environment | quote }}
+ALERTMANAGER_URL: {{ printf "%s/api/v2/alerts" (trimSuffix "/" $v.alertmanager.url) | quote }}
+{{- end -}}
+
+{{/* A per-event condition on SensorEventStream (a rule of rules.perEvent or rules.patterns). */}}
+{{- define "siddhi.eventCondition" -}}
+{{- $cond := printf "%s %s %s" .field .op (include "siddhi.decimal" .value) -}}
+{{- with .sensorType }}{{ $cond = printf "%s and sensorType == '%s'" $cond . }}{{ end -}}
+{{- $cond -}}
+{{- end -}}
+
+{{/*
+SiddhiQL of the per-event path, put where the shipped app says PER_EVENT_RULES (in dollar-brace
+form): a filter query per rules.perEvent entry, and per rules.patterns entry a sequence of count
+matching events of one sensor in a row (a non-matching event of that sensor breaks it) within
+withinSeconds, partitioned by sensor. Names, fields, operators and sensor types are constrained by
+values.schema.json, so nothing from values can break out of the generated text.
+*/}}
+{{- define "siddhi.perEventRules" -}}
+{{- range .Values.rules.perEvent }}
+@info(name='per-event-{{ .name }}')
+from SensorEventStream[{{ include "siddhi.eventCondition" . }}]
+select sensorId, 'threshold' as kind, -1.0 as score, value as avgValue, value as maxValue, 0.0 as zScore,
+       currentTimeMillis() as detectedAt, 'per-event' as path, '{{ .name }}' as rule,
+       '{{ .severity }}' as severity, '{{ .action }}' as action, value, eventTime
+insert into AlertStream;
+{{ end }}
+{{- range .Values.rules.patterns }}
+{{- $cond := include "siddhi.eventCondition" . }}
+{{- $last := printf "e%d" (int .count) }}
+partition with (sensorId of SensorEventStream)
+begin
+    @info(name='per-event-pattern-{{ .name }}')
+    from every {{ range $i, $_ := until (int .count) }}{{ if $i }}, {{ end }}e{{ add1 $i }}=SensorEventStream[{{ $cond }}]{{ end }}
+         within {{ int .withinSeconds }} sec
+    select {{ $last }}.sensorId as sensorId, 'pattern' as kind, -1.0 as score, {{ $last }}.value as avgValue,
+           {{ $last }}.value as maxValue, 0.0 as zScore, currentTimeMillis() as detectedAt, 'per-event' as path,
+           '{{ .name }}' as rule, '{{ .severity }}' as severity, '{{ .action }}' as action,
+           {{ $last }}.value as value, {{ $last }}.eventTime as eventTime
+    insert into AlertStream;
+end;
+{{ end }}
 {{- end -}}
 
 {{/* One app's text with the placeholders substituted: (dict "ctx" $ "text" "...") */}}
 {{- define "siddhi.renderApp" -}}
 {{- $text := .text -}}
+{{- $text = replace "${PER_EVENT_RULES}" (include "siddhi.perEventRules" .ctx | trim) $text -}}
 {{- range $name, $value := include "siddhi.placeholders" .ctx | fromYaml -}}
 {{- $text = replace (printf "${%s}" $name) (toString $value) $text -}}
 {{- end -}}
 {{- if not .ctx.Values.metrics.enabled -}}
 {{- $text = regexReplaceAll "(?s)-- edgeai:metrics:begin.*?-- edgeai:metrics:end\n?" $text "" -}}
+{{- end -}}
+{{- if not .ctx.Values.alertmanager.enabled -}}
+{{- $text = regexReplaceAll "(?s)-- edgeai:alertmanager:begin.*?-- edgeai:alertmanager:end\n?" $text "" -}}
 {{- end -}}
 {{- $text -}}
 {{- end -}}

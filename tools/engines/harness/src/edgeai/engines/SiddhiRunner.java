@@ -32,7 +32,7 @@ import io.siddhi.core.util.persistence.FileSystemPersistenceStore;
  * is restored at start.
  *
  * Transports that are only in WSO2's repository are replaced by the stand-ins of this package,
- * registered under the names the app uses: source/sink `kafka`, sink `http-call`, source
+ * registered under the names the app uses: source/sink `kafka`, sinks `http-call` and `http`, source
  * `http-call-response`, store `redis`, sink `prometheus`.
  *
  * With `-Dedgeai.http.port=N` it serves, on 127.0.0.1 (`-Dedgeai.http.host`), the runner REST calls the tests use:
@@ -80,6 +80,7 @@ public final class SiddhiRunner {
         manager.setExtension("source:kafka", KafkaBridgeSource.class);
         manager.setExtension("sink:kafka", KafkaBridgeSink.class);
         manager.setExtension("sink:http-call", HttpCallSink.class);
+        manager.setExtension("sink:http", HttpSink.class);
         manager.setExtension("source:http-call-response", HttpCallResponseSource.class);
         manager.setExtension("store:redis", RedisStore.class);
         manager.setExtension("sink:prometheus", PrometheusSink.class);
