@@ -6,9 +6,10 @@
 #   ~/.cache/edgeai/engines/siddhi-<v>/libs       Siddhi engine + JSON/key-value mappers + math functions + Kafka/Redis clients (Maven Central)
 #   ~/.cache/edgeai/engines/mlserver-<v>/venv     MLServer + runtimes, and onnxruntime/skl2onnx for the Triton check (PyPI)
 #   ~/.cache/edgeai/tools/promtool/<v>/bin        promtool built from the Prometheus Go module of the chart's Prometheus
+#   ~/.cache/edgeai/tools/alertmanager/<v>/bin    alertmanager + amtool built from the Go module of the chart's Alertmanager
 #   Debian packages                               redis-server, nginx, curl (when missing)
 #
-# Usage: bash scripts/install-engines.sh [all|kafka|siddhi|mlserver|promtool|apt]...   (default: all)
+# Usage: bash scripts/install-engines.sh [all|kafka|siddhi|mlserver|promtool|alertmanager|apt]...   (default: all)
 # $EDGEAI_CACHE moves the cache (as for scripts/bootstrap-tools.sh).
 set -euo pipefail
 
@@ -106,6 +107,27 @@ install_promtool() {
   rm -rf "$bin" && mv "$bin.partial" "$bin"
 }
 
+install_alertmanager() {
+  local bin=$cache/tools/alertmanager/$ALERTMANAGER_VERSION/bin
+  if [[ -x "$bin/alertmanager" && -x "$bin/amtool" ]]; then
+    log "alertmanager $ALERTMANAGER_VERSION: cached ($bin)"; return
+  fi
+  command -v go >/dev/null || { echo "error: go is required to build alertmanager" >&2; exit 1; }
+  log "alertmanager $ALERTMANAGER_VERSION: building from github.com/prometheus/alertmanager (a few minutes, once)"
+  # Built inside a copy of the downloaded module, like promtool (the module cache is read-only).
+  local src work
+  src=$(go mod download -json "github.com/prometheus/alertmanager@$ALERTMANAGER_VERSION" |
+        "$python" -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+  work=$(mktemp -d)
+  trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' RETURN
+  cp -r "$src/." "$work/" && chmod -R u+w "$work"
+  mkdir -p "$bin.partial"
+  (cd "$work" && CGO_ENABLED=0 go build -trimpath -o "$bin.partial/" \
+     -ldflags "-s -w -X github.com/prometheus/common/version.Version=${ALERTMANAGER_VERSION#v}" \
+     ./cmd/alertmanager ./cmd/amtool)
+  rm -rf "$bin" && mv "$bin.partial" "$bin"
+}
+
 install_apt() {
   local missing=()
   for pkg in $DEBIAN_PACKAGES; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
@@ -120,12 +142,13 @@ targets=("$@")
 (( ${#targets[@]} )) || targets=(all)
 for target in "${targets[@]}"; do
   case $target in
-    all) install_apt; install_kafka; install_siddhi; install_promtool; install_mlserver ;;
+    all) install_apt; install_kafka; install_siddhi; install_promtool; install_alertmanager; install_mlserver ;;
     kafka) install_kafka ;;
     siddhi) install_siddhi ;;
     mlserver) install_mlserver ;;
     promtool) install_promtool ;;
+    alertmanager) install_alertmanager ;;
     apt) install_apt ;;
-    *) echo "usage: $0 [all|kafka|siddhi|mlserver|promtool|apt]..." >&2; exit 2 ;;
+    *) echo "usage: $0 [all|kafka|siddhi|mlserver|promtool|alertmanager|apt]..." >&2; exit 2 ;;
   esac
 done

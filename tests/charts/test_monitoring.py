@@ -422,7 +422,8 @@ def test_grafana_admin_secret_name_and_keys_are_configurable() -> None:
 def test_every_pod_is_restricted_with_defaults() -> None:
     objects = monitoring()
     specs = pod_specs(objects)
-    assert set(specs) == {"StatefulSet/monitoring-prometheus", "Deployment/monitoring-grafana"}
+    assert set(specs) == {"StatefulSet/monitoring-prometheus", "Deployment/monitoring-grafana",
+                          "StatefulSet/monitoring-alertmanager"}
     assert_restricted(objects)
     prom = specs["StatefulSet/monitoring-prometheus"]["securityContext"]
     assert prom["runAsUser"] == 65534 and prom["fsGroup"] == 65534
@@ -479,7 +480,11 @@ def test_pods_are_scraped_and_roll_on_config_changes() -> None:
     changed = pod_annotations(monitoring({"scrape": {"interval": "15s", "timeout": "10s",
                                                      "evaluationInterval": "15s"}}))
     for name in base:
-        assert base[name]["checksum/config"] != changed[name]["checksum/config"], name
+        if name != "StatefulSet/monitoring-alertmanager":   # its config has no scrape settings
+            assert base[name]["checksum/config"] != changed[name]["checksum/config"], name
+    routed = pod_annotations(monitoring({"alertmanager": {"groupWait": "5s"}}))
+    assert routed["StatefulSet/monitoring-alertmanager"]["checksum/config"] != \
+        base["StatefulSet/monitoring-alertmanager"]["checksum/config"]
 
 
 def test_services_match_the_contract() -> None:
@@ -495,8 +500,9 @@ def test_a_network_policy_per_workload_on_its_port() -> None:
                                             "egressNamespaces": SITE_NAMESPACES,
                                             "egressCIDRs": ["10.96.0.1/32"]}})
     policies = {p["metadata"]["name"]: p for p in find(objects, "NetworkPolicy")}
-    assert set(policies) == {"monitoring-prometheus", "monitoring-grafana"}
-    for name, port in (("monitoring-prometheus", 9090), ("monitoring-grafana", 3000)):
+    assert set(policies) == {"monitoring-prometheus", "monitoring-grafana", "monitoring-alertmanager"}
+    for name, port in (("monitoring-prometheus", 9090), ("monitoring-grafana", 3000),
+                       ("monitoring-alertmanager", 9093)):
         spec = policies[name]["spec"]
         assert [p["port"] for p in spec["ingress"][0]["ports"]] == [port]
         assert spec["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == name.split("-")[1]
@@ -505,7 +511,57 @@ def test_a_network_policy_per_workload_on_its_port() -> None:
 
 def test_remote_write_receiver_is_opt_in() -> None:
     def args(values):
-        [sts] = [o for o in monitoring(values) if o["kind"] == "StatefulSet"]
+        [sts] = find(monitoring(values), "StatefulSet", "monitoring-prometheus")
         return sts["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--web.enable-remote-write-receiver" not in args(None)
     assert "--web.enable-remote-write-receiver" in args({"prometheus": {"remoteWriteReceiver": True}})
+
+
+# --- Alertmanager ---------------------------------------------------------------------------------
+
+def alertmanager_config(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    return yaml.safe_load(find(objects, "ConfigMap", "monitoring-alertmanager")[0]["data"]["alertmanager.yml"])
+
+
+def test_prometheus_sends_to_the_sites_alertmanager_and_the_listed_ones() -> None:
+    targets = prometheus_config(monitoring({"alertmanagers": ["am.example.com:9093"]}))["alerting"]
+    assert targets["alertmanagers"][0]["static_configs"][0]["targets"] == ["am.example.com:9093",
+                                                                          "monitoring-alertmanager:9093"]
+    off = monitoring({"alertmanager": {"enabled": False}})
+    assert "alerting" not in prometheus_config(off)
+    assert not [o for o in off if "alertmanager" in o["metadata"]["name"]]
+
+
+def test_alertmanager_routes_by_action_and_severity_to_the_declared_webhooks() -> None:
+    config = alertmanager_config(monitoring({"alertmanager": {"receivers": [
+        {"name": "maintenance", "url": "https://maint.example.com/hook"},
+        {"name": "line-control", "url": "https://line.example.com/hook"}]}}))
+    assert config["route"]["receiver"] == "maintenance" and config["route"]["group_wait"] == "0s"
+    assert [(r["receiver"], r["matchers"]) for r in config["route"]["routes"]] == [
+        ("line-control", ['action="shut-down-line"', 'severity="critical"']),
+        ("maintenance", ['action="machine-failure"'])]
+    hooks = {r["name"]: [w["url"] for w in r.get("webhook_configs", [])] for r in config["receivers"]}
+    assert hooks == {"null": [], "maintenance": ["https://maint.example.com/hook"],
+                     "line-control": ["https://line.example.com/hook"]}
+    # Chart defaults: no URL, so the example routes drop until an environment sets them.
+    assert all("webhook_configs" not in r for r in alertmanager_config(monitoring())["receivers"])
+
+
+def test_a_route_to_an_undeclared_receiver_fails_the_render() -> None:
+    with pytest.raises(helm.HelmError, match="not in alertmanager.receivers"):
+        monitoring({"alertmanager": {"routes": [{"receiver": "pager", "matchers": ['site="x"']}]}})
+
+
+def test_alertmanager_network_policy_lets_prometheus_and_the_cep_in_and_only_webhooks_out() -> None:
+    objects = monitoring({"alertmanager": {"networkPolicy": {"ingressNamespaces": ["edgeai-siddhi"],
+                                                             "webhookNamespaces": ["hooks"],
+                                                             "webhookCIDRs": ["203.0.113.0/24"]}}})
+    spec = find(objects, "NetworkPolicy", "monitoring-alertmanager")[0]["spec"]
+    sources = spec["ingress"][0]["from"]
+    assert {"podSelector": {"matchLabels": {"app.kubernetes.io/instance": "monitoring"}}} in sources
+    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "edgeai-siddhi"}}} in sources
+    assert [p["port"] for p in spec["ingress"][0]["ports"]] == [9093]
+    (dns, hooks) = spec["egress"]
+    assert {p["port"] for p in dns["ports"]} == {53}
+    assert hooks["to"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "hooks"}}},
+                           {"ipBlock": {"cidr": "203.0.113.0/24"}}]

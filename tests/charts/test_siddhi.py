@@ -48,8 +48,9 @@ def _checksum(objects) -> str:
 def test_defaults_render_the_runner_with_its_objects():
     objects = render(CHART)
     kinds = sorted(o["kind"] for o in objects)
-    assert kinds == ["ConfigMap", "ConfigMap", "Deployment", "NetworkPolicy", "PersistentVolumeClaim",
-                     "Service", "ServiceAccount"]
+    # Two NetworkPolicies: the runner's own, and its egress to the site's Alertmanager.
+    assert kinds == ["ConfigMap", "ConfigMap", "Deployment", "NetworkPolicy", "NetworkPolicy",
+                     "PersistentVolumeClaim", "Service", "ServiceAccount"]
     deployment = _deployment(objects)
     assert deployment["spec"]["replicas"] == 1
     assert deployment["spec"]["strategy"] == {"type": "Recreate"}
@@ -250,3 +251,36 @@ def test_schema_rejects_unknown_or_unsafe_values(values):
 
 def test_lint_strict_passes():
     helm.lint(paths.CHARTS / CHART)
+
+
+def test_alerts_go_to_alertmanager_through_an_http_sink_and_a_policy_of_their_own():
+    objects = render(CHART, {"global": {"site": "s1", "environment": "e1"}})
+    app = find(objects, "ConfigMap", "siddhi-apps")[0]["data"]["sensor-anomaly.siddhi"]
+    url = "http://monitoring-alertmanager.edgeai-monitoring.svc:9093/api/v2/alerts"
+    assert f"@sink(type='http', publisher.url='{url}'" in app
+    assert '"site":"s1","environment":"e1"' in app and "insert into AlertmanagerStream;" in app
+    (policy,) = find(objects, "NetworkPolicy", "siddhi-to-alertmanager")
+    (rule,) = policy["spec"]["egress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 9093}]
+    assert rule["to"][0]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "edgeai-monitoring"}
+    off = render(CHART, {"alertmanager": {"enabled": False}})
+    off_app = find(off, "ConfigMap", "siddhi-apps")[0]["data"]["sensor-anomaly.siddhi"]
+    assert "define stream AlertmanagerStream" not in off_app
+    assert not find(off, "NetworkPolicy", "siddhi-to-alertmanager")
+
+
+def test_per_event_rules_are_generated_from_values():
+    objects = render(CHART, {"rules": {"perEvent": [
+        {"name": "too-cold", "sensorType": "temp", "field": "value", "op": "<", "value": -5, "severity": "info",
+         "action": "check-heating"}], "patterns": [
+        {"name": "flapping", "field": "value", "op": ">=", "value": 10, "count": 4, "withinSeconds": 2,
+         "severity": "warning", "action": "machine-failure"}]}})
+    app = find(objects, "ConfigMap", "siddhi-apps")[0]["data"]["sensor-anomaly.siddhi"]
+    assert "from SensorEventStream[value < -5.0 and sensorType == 'temp']" in app
+    assert "'too-cold' as rule" in app and "'check-heating' as action" in app
+    assert ("from every e1=SensorEventStream[value >= 10.0], e2=SensorEventStream[value >= 10.0], "
+            "e3=SensorEventStream[value >= 10.0], e4=SensorEventStream[value >= 10.0]\n         within 2 sec") in app
+    assert "overheat" not in app                 # the chart's example rules are replaced, not added to
+    with pytest.raises(helm.HelmError, match="sensorType"):
+        render(CHART, {"rules": {"perEvent": [{"name": "x", "sensorType": "a' or true", "field": "value",
+                                               "op": ">", "value": 1, "severity": "info", "action": "y"}]}})

@@ -75,6 +75,11 @@ def promtool_path() -> Path:
     return paths.CACHE / "tools" / "promtool" / pins()["PROMETHEUS_VERSION"] / "bin" / "promtool"
 
 
+def alertmanager_bin() -> Path:
+    """alertmanager and amtool, built from the Go module of the chart's Alertmanager."""
+    return paths.CACHE / "tools" / "alertmanager" / pins()["ALERTMANAGER_VERSION"] / "bin"
+
+
 def _installed(d: Path) -> bool:
     return (d.parent / ".complete").is_file() and d.is_dir()
 
@@ -87,6 +92,8 @@ ENGINE_CHECKS: dict[str, Callable[[], str | None]] = {
     "mlserver": lambda: None if (mlserver_venv().parent / ".complete").is_file()
     else f"MLServer {pins()['MLSERVER_VERSION']} ({mlserver_venv()})",
     "promtool": lambda: None if promtool_path().is_file() else f"promtool {pins()['PROMETHEUS_VERSION']}",
+    "alertmanager": lambda: None if (alertmanager_bin() / "alertmanager").is_file()
+    else f"alertmanager {pins()['ALERTMANAGER_VERSION']}",
     "redis": lambda: None if shutil.which("redis-server") and shutil.which("redis-cli") else "redis-server",
     "nginx": lambda: None if shutil.which("nginx") else "nginx",
     "curl": lambda: None if shutil.which("curl") else "curl",

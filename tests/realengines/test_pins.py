@@ -20,6 +20,7 @@ def test_engine_pins_match_the_charts_images() -> None:
     assert chart_values("kafka")["image"]["tag"] == pins["KAFKA_VERSION"]
     assert chart_values("model-serving")["images"]["mlserver"]["tag"] == pins["MLSERVER_VERSION"]
     assert chart_values("monitoring")["prometheus"]["image"]["tag"] == pins["PROMETHEUS_VERSION"]
+    assert chart_values("monitoring")["alertmanager"]["image"]["tag"] == pins["ALERTMANAGER_VERSION"]
     # Prometheus 3.x is published as Go module v0.3xx.y: 3.5.0 -> v0.305.0.
     major, minor, patch = pins["PROMETHEUS_VERSION"].lstrip("v").split(".")
     assert pins["PROMETHEUS_MODULE_VERSION"] == f"v0.{int(major) * 100 + int(minor)}.{patch}"
