@@ -25,4 +25,5 @@ scripts/phase.sh engines bash scripts/install-engines.sh
 # The local site on kind (make up, tests/e2e): the kind node image (Kubernetes node binaries,
 # control-plane images, CNI, storage) and every image of the `local` environment, built here.
 scripts/phase.sh node-image bash scripts/build-node-image.sh
-scripts/phase.sh images .venv/bin/edgeai images build --env local
+# ... and the local site's Git server, which its Argo CD pulls from (edgeai.gitops.gitserver).
+scripts/phase.sh images bash -c ".venv/bin/edgeai images build --env local && .venv/bin/edgeai images build git-server"
