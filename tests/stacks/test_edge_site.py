@@ -30,7 +30,8 @@ def expected_secrets(env, site) -> set[tuple[str, str]]:
     present = {r.component for r in composition.compose(env, site)}
     wanted = {("redis-auth", "redis"), ("redis-auth", "siddhi"), ("kafka-mirror-target", "kafka"),
               ("grafana-admin", "monitoring"),
-              ("gateway-api-keys", "gateway"), ("gateway-tls", "gateway"), ("cep-api-key", "siddhi"), ("model-storage", "model-serving"),
+              ("gateway-api-keys", "gateway"), ("gateway-tls", "gateway"), ("cep-api-key", "siddhi"),
+              ("model-storage", "model-serving"),
               ("redis-snapshot-storage", "redis"), ("elasticsearch-credentials", "logging"),
               ("log-agent-elasticsearch", "log-agent")}
     return {(catalog.COMPONENTS[c].namespace, name) for name, c in wanted if c in present}
