@@ -144,8 +144,15 @@ def test_a_model_pod_restarted_without_uplink_serves_from_what_the_site_holds(lo
 
 
 def test_edgeai_status_reads_the_site(loop) -> None:
-    proc = subprocess.run([sys.executable, "-m", "edgeai.cli", "status", "--env", ENV], cwd=paths.ROOT,
-                          capture_output=True, text=True, timeout=120, check=False)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    """`edgeai status` reads the site's Argo CD; it exits 0 once the site is Synced, Healthy, nothing
+    pending (the tests before may leave a sync running: pods they restarted are not Ready yet)."""
+    def status() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "edgeai.cli", "status", "--env", ENV], cwd=paths.ROOT,
+                              capture_output=True, text=True, timeout=120, check=False)
+
     name = argocd.root_application_name(loop.site)
-    assert name in proc.stdout and "Synced" in proc.stdout and "Healthy" in proc.stdout, proc.stdout
+    proc = status()
+    assert name in proc.stdout and loop.served()[:12] in proc.stdout, proc.stdout + proc.stderr
+    proc = eventually("edgeai status: Synced, Healthy, nothing pending", lambda: (p := status()).returncode == 0 and p,
+                      SYNC_TIMEOUT, interval=5)
+    assert "Synced" in proc.stdout and "Healthy" in proc.stdout and "drift: 0" in proc.stdout, proc.stdout
