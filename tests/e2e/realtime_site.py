@@ -19,15 +19,22 @@ RECEIVER_NS, RECEIVER_NAME, RECEIVER_PORT = "edgeai-alert-receiver", "alert-rece
 # One JSON line per alert Alertmanager delivers: the receiver (URL path), the arrival time in epoch
 # ms (the pod's clock is the node's, which is the host's), and the alert. Read back with kubectl logs.
 RECEIVER_SCRIPT = """
-import json, time
+import json, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+# One line per alert, whole: print() from two handler threads interleaves (the text and its newline
+# are two writes), which glued two alerts into one line.
+out = threading.Lock()
 
 class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         received = int(time.time() * 1000)
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
         for alert in body.get("alerts", []):
-            print(json.dumps({"path": self.path, "received_ms": received, "alert": alert}), flush=True)
+            line = json.dumps({"path": self.path, "received_ms": received, "alert": alert}) + "\\n"
+            with out:
+                sys.stdout.write(line)
+                sys.stdout.flush()
         self.send_response(200)
         self.end_headers()
 

@@ -69,13 +69,13 @@ def test_a_violation_names_rule_site_object_and_release(root: Path) -> None:
     report = run(root)
     assert report.exit_code == 1
     [f] = [f for f in report.errors if f.rule == "EAI-NET-002"]
-    assert (f.environment, f.site, f.object, f.release) == ("local", "local", "Service/edgeai-gateway/gateway",
-                                                            "gateway")
+    assert (f.environment, f.site, f.object, f.release) == (
+        "local", "local", "Service/edgeai-gateway/gateway-external", "gateway")
     assert "NodePort" in f.message
 
 
 def test_a_waiver_with_reason_and_expiry_waives(root: Path) -> None:
-    append(root, NODEPORT + waiver("EAI-NET-002", "2027-03-01", "Service/edgeai-gateway/gateway"))
+    append(root, NODEPORT + waiver("EAI-NET-002", "2027-03-01", "Service/edgeai-gateway/gateway-external"))
     report = run(root)
     assert report.exit_code == 0
     [f] = [f for f in report.findings if f.rule == "EAI-NET-002"]
