@@ -88,23 +88,29 @@ install_mlserver() {
   echo "$stamp" > "$dir/.complete"
 }
 
+# go_build_module MODULE@VERSION BIN VERSION PACKAGE...: build PACKAGEs of a Go module into BIN
+# (atomically), stamped with VERSION. `go install ...@version` refuses modules with replace
+# directives, so this builds inside a copy of the downloaded module (the module cache is read-only).
+go_build_module() {
+  local module=$1 bin=$2 version=$3 src work
+  shift 3
+  command -v go >/dev/null || { echo "error: go is required to build $module" >&2; exit 1; }
+  src=$(go mod download -json "$module" | "$python" -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+  work=$(mktemp -d)
+  # Removed when this function returns; the trap clears itself so no caller's return runs it again.
+  trap "chmod -R u+w '$work' 2>/dev/null; rm -rf '$work'; trap - RETURN" RETURN
+  cp -r "$src/." "$work/" && chmod -R u+w "$work"
+  mkdir -p "$bin.partial"
+  (cd "$work" && CGO_ENABLED=0 go build -trimpath -o "$bin.partial/" \
+     -ldflags "-s -w -X github.com/prometheus/common/version.Version=${version#v}" "$@")
+  rm -rf "$bin" && mv "$bin.partial" "$bin"
+}
+
 install_promtool() {
   local bin=$cache/tools/promtool/$PROMETHEUS_VERSION/bin
   if [[ -x "$bin/promtool" ]]; then log "promtool $PROMETHEUS_VERSION: cached ($bin/promtool)"; return; fi
-  command -v go >/dev/null || { echo "error: go is required to build promtool" >&2; exit 1; }
   log "promtool $PROMETHEUS_VERSION: building from github.com/prometheus/prometheus@$PROMETHEUS_MODULE_VERSION (a few minutes, once)"
-  # `go install ...@version` refuses the module's replace directives; build inside a copy of the
-  # downloaded module instead (the module cache is read-only).
-  local src work
-  src=$(go mod download -json "github.com/prometheus/prometheus@$PROMETHEUS_MODULE_VERSION" |
-        "$python" -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
-  work=$(mktemp -d)
-  trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' RETURN
-  cp -r "$src/." "$work/" && chmod -R u+w "$work"
-  mkdir -p "$bin.partial"
-  (cd "$work" && CGO_ENABLED=0 go build -trimpath -o "$bin.partial/promtool" \
-     -ldflags "-s -w -X github.com/prometheus/common/version.Version=${PROMETHEUS_VERSION#v}" ./cmd/promtool)
-  rm -rf "$bin" && mv "$bin.partial" "$bin"
+  go_build_module "github.com/prometheus/prometheus@$PROMETHEUS_MODULE_VERSION" "$bin" "$PROMETHEUS_VERSION" ./cmd/promtool
 }
 
 install_alertmanager() {
@@ -112,20 +118,9 @@ install_alertmanager() {
   if [[ -x "$bin/alertmanager" && -x "$bin/amtool" ]]; then
     log "alertmanager $ALERTMANAGER_VERSION: cached ($bin)"; return
   fi
-  command -v go >/dev/null || { echo "error: go is required to build alertmanager" >&2; exit 1; }
   log "alertmanager $ALERTMANAGER_VERSION: building from github.com/prometheus/alertmanager (a few minutes, once)"
-  # Built inside a copy of the downloaded module, like promtool (the module cache is read-only).
-  local src work
-  src=$(go mod download -json "github.com/prometheus/alertmanager@$ALERTMANAGER_VERSION" |
-        "$python" -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
-  work=$(mktemp -d)
-  trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' RETURN
-  cp -r "$src/." "$work/" && chmod -R u+w "$work"
-  mkdir -p "$bin.partial"
-  (cd "$work" && CGO_ENABLED=0 go build -trimpath -o "$bin.partial/" \
-     -ldflags "-s -w -X github.com/prometheus/common/version.Version=${ALERTMANAGER_VERSION#v}" \
-     ./cmd/alertmanager ./cmd/amtool)
-  rm -rf "$bin" && mv "$bin.partial" "$bin"
+  go_build_module "github.com/prometheus/alertmanager@$ALERTMANAGER_VERSION" "$bin" "$ALERTMANAGER_VERSION" \
+    ./cmd/alertmanager ./cmd/amtool
 }
 
 install_apt() {
