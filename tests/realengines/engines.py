@@ -847,7 +847,7 @@ class SiddhiRunner:
 
     def backup(self, app: str) -> str:
         """The runner's `POST /siddhi-apps/{app}/backup`: persist the app's state now."""
-        status, body = http(f"http://127.0.0.1:{self.http_port}/siddhi-apps/{app}/backup", {})
+        status, body = http(f"http://127.0.0.1:{self.http_port}/siddhi-apps/{app}/backup", {}, timeout=60)
         assert status == 200, body
         return body["revision"]
 
