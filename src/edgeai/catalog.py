@@ -83,6 +83,9 @@ SITE_SECRETS: tuple[SiteSecret, ...] = (
     SiteSecret("cep-api-key", ("key",), ("siddhi",)),           # the CEP's internal key
     SiteSecret("model-storage", ("rclone.conf",), ("model-serving",)),
     SiteSecret("redis-snapshot-storage", ("rclone.conf",), ("redis",)),
+    # The password of Redis' read-only ACL user of the query API (charts/redis `query`): redis-server
+    # creates the user with it, the query pods log in with it.
+    SiteSecret("redis-query-auth", ("password",), ("redis",)),
     # Users of a site's own Elasticsearch (file realm, created at its start) and of Kibana.
     SiteSecret("elasticsearch-credentials",
                ("elastic-password", "kibana-password", "log-writer-password", "metrics-password"), ("logging",)),

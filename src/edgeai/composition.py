@@ -92,11 +92,21 @@ def _network_policy(env: Environment, site: Site, component: Component,
         callees = sorted({c.namespace for c in present if c.name != "monitoring"})
     else:
         callees = sorted({COMPONENTS[n].namespace for n in component.needs if n in names})
+    if component.name == "gateway" and query_api_enabled(env, site):
+        # The route /v1/query/ to the query API; its own policy admits the gateway on its port only.
+        callees = sorted({*callees, COMPONENTS["redis"].namespace})
     cidrs = list(env.cloud.get("egressCIDRs", [])) if component.cloud_egress else []
     if component.api_client and site.file.data.get("apiServerCIDR"):
         cidrs.append(site.file.data["apiServerCIDR"])
     return {"enabled": True, "ingressNamespaces": sorted(set(callers)),
             "egressNamespaces": callees, "egressCIDRs": cidrs}
+
+
+def query_api_enabled(env: Environment, site: Site) -> bool:
+    """Whether the site's redis release runs the query API (charts/redis `query.enabled`, as layered)."""
+    values = deep_merge(platform()["components"].get("redis", {}),
+                        *(Layer(f, ("components", "redis")).values for f in (env.file, site.file)))
+    return bool((values.get("query") or {}).get("enabled"))
 
 
 def _derived(env: Environment, site: Site, component: Component, present: list[Component],
@@ -123,8 +133,16 @@ def _derived(env: Environment, site: Site, component: Component, present: list[C
             values["autoscaling"] = {"maxReplicas": max(model.replicas, gpu_slots)}
     elif name == "gateway":
         values["routes"] = [_route(m) for m in env.placed_models(site)]
+        if query_api_enabled(env, site):
+            values["query"] = {"service": service_host("redis", "redis-query")}
         if site.node_count > 1:  # stateless entry point of every model call: survive a node (EAI-REL-007)
             values["replicas"] = 2
+    elif name == "redis":
+        names = {c.name for c in present}
+        # The query API (when on): its port for the gateway, its metrics for Prometheus, nobody else.
+        values["query"] = {
+            "ingressNamespaces": [COMPONENTS["gateway"].namespace] if "gateway" in names else [],
+            "metricsNamespaces": [COMPONENTS["monitoring"].namespace] if "monitoring" in names else []}
     elif name == "siddhi":
         values["kafka"] = {"bootstrapServers": f"{service_host('kafka')}:9092"}
         values["inference"] = {"url": f"http://{service_host('gateway')}:8080"}

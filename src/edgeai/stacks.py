@@ -111,6 +111,8 @@ _OBJECT_STORE = (
 
 SITE_CONFIG: tuple[ConfigKey, ...] = (
     ConfigKey("redisPassword", "Redis AUTH password (Secret redis-auth in edgeai-redis and edgeai-siddhi)"),
+    ConfigKey("redisQueryPassword", "password of Redis' read-only user edgeai-query of the query API "
+              "(Secret redis-query-auth in edgeai-redis)"),
     ConfigKey("grafanaAdminPassword", "Grafana admin password (Secret grafana-admin)"),
     ConfigKey("gatewayApiKeys", "API keys of the gateway's clients, one per line: <key> [<caller> [<models>]] "
               "(Secret gateway-api-keys)",

@@ -576,8 +576,9 @@ class KafkaCluster:
 # --- Redis --------------------------------------------------------------------------------------
 
 def start_redis(objects: list[dict[str, Any]], root: Path, procs: Processes, password: str,
-                port: int | None = None) -> tuple[Proc, int]:
-    """The StatefulSet's redis container: its rendered start.sh and redis.conf."""
+                port: int | None = None, query_password: str | None = None) -> tuple[Proc, int]:
+    """The StatefulSet's redis container: its rendered start.sh and redis.conf; `query_password` is what
+    Secret redis-query-auth gives it when the query API is on (start.sh creates its read-only user)."""
     data = config_map(objects, "redis")
     port = port or free_port()
     root.mkdir(parents=True, exist_ok=True)
@@ -593,6 +594,10 @@ def start_redis(objects: list[dict[str, Any]], root: Path, procs: Processes, pas
     assert c["command"] == ["sh", "/etc/redis/start.sh"]
     assert env_values(c)["REDIS_PASSWORD"] == {"secretKeyRef": {"name": "redis-auth", "key": "password"}}
     env = {"PATH": os.environ["PATH"], "REDIS_PASSWORD": password}
+    if query_password is not None:
+        query_ref = {"secretKeyRef": {"name": "redis-query-auth", "key": "password"}}
+        assert env_values(c)["REDIS_QUERY_PASSWORD"] == query_ref
+        env["REDIS_QUERY_PASSWORD"] = query_password
     proc = procs.start(Proc("redis", ["sh", str(root / "start.sh")], root / "redis.log", env))
     proc.wait_for_port(port, 30)
     return proc, port

@@ -32,7 +32,8 @@ def expected_secrets(env, site) -> set[tuple[str, str]]:
               ("grafana-admin", "monitoring"),
               ("gateway-api-keys", "gateway"), ("gateway-tls", "gateway"), ("cep-api-key", "siddhi"),
               ("model-storage", "model-serving"),
-              ("redis-snapshot-storage", "redis"), ("elasticsearch-credentials", "logging"),
+              ("redis-snapshot-storage", "redis"), ("redis-query-auth", "redis"),
+              ("elasticsearch-credentials", "logging"),
               ("log-agent-elasticsearch", "log-agent")}
     return {(catalog.COMPONENTS[c].namespace, name) for name, c in wanted if c in present}
 
@@ -150,6 +151,7 @@ def test_secrets_come_from_secret_config_and_stay_secret(site_case) -> None:
         assert "data" not in secret.inputs
     data = {name: s.inputs["stringData"] for (_, name), s in secrets.items()}
     assert data["redis-auth"] == {"password": secret_value(stack, "redisPassword")}
+    assert data["redis-query-auth"] == {"password": secret_value(stack, "redisQueryPassword")}
     assert data["kafka-mirror-target"] == {"username": site.name,
                                            "password": secret_value(stack, "kafkaMirrorPassword")}
     assert data["grafana-admin"] == {"admin-user": "admin",

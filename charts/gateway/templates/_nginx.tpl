@@ -244,6 +244,27 @@ http {
             proxy_pass http://${{ .var }}:{{ int $up.httpPort }};
         }
 {{- end }}
+{{- with .Values.query.service }}
+
+        # The real-time query API over Redis (charts/redis `query`): read-only JSON per sensor. A key may
+        # read it when its models are * or include @query (README); same rate limit as model calls.
+        location /v1/query/ {
+            set $edgeai_model "@query";
+            set $edgeai_query_host "{{ include "gateway.upstreamHost" (dict "host" . "clusterDomain" $.Values.clusterDomain) }}";
+            {{- include "gateway.routeGuards" $ | trim | nindent 12 }}
+            error_page 401 = @edgeai_401;
+            error_page 403 = @edgeai_query_403;
+            error_page 429 = @edgeai_429;
+            error_page 502 503 504 = @edgeai_query_unavailable;
+            proxy_pass http://$edgeai_query_host:{{ int $.Values.query.port }};
+        }
+        location @edgeai_query_403 {
+            return 403 '{"error":"this API key may not read the query API"}\n';
+        }
+        location @edgeai_query_unavailable {
+            return 503 '{"error":"query API unavailable"}\n';
+        }
+{{- end }}
 
         location @edgeai_401 {
             add_header WWW-Authenticate 'Bearer realm="edgeai"' always;

@@ -13,7 +13,8 @@ Key files (Secret gateway-api-keys, keys `keys` and `internal-keys`): one key pe
   key      at least MIN_KEY_LENGTH characters of A-Z a-z 0-9 . _ ~ + / = -
   caller   who holds the key, a-z 0-9 - (default client-<line>, internal-<line>): the rate limit
            counts per caller (a caller's keys share one budget) and the access log names it
-  models   comma-separated model names the key may call, or * (default): any other model gets 403
+  models   comma-separated model names the key may call, or * (default): any other model gets 403;
+           @query in the list (or *) also lets the key read the query API (route /v1/query/)
 A line of one key, the format before callers existed, is a key for every model. Blank lines and
 lines starting with # are skipped. Errors name the file and line, never a field's value (a key
 typed in the wrong column must not reach the log).
@@ -86,9 +87,13 @@ add_keys() {
       printf '"~^%s:" 1;\n' "$caller" >> "$grants_tmp"
     else
       case "$models" in
-        ,*|*,|*,,*|*[!a-z0-9,-]*) refuse "the models are not * or a comma-separated list of model names" ;;
+        ,*|*,|*,,*|*[!a-z0-9,@-]*) refuse "the models are not * or a comma-separated list of model names" ;;
       esac
       for model in $(printf '%s' "$models" | tr ',' ' '); do
+        case "$model" in
+          @query) ;;   # the query API (route /v1/query/), not a model
+          *@*) refuse "the models list has an unknown @ grant (only @query, the query API)" ;;
+        esac
         printf '"%s:%s" 1;\n' "$caller" "$model" >> "$grants_tmp"
       done
     fi
