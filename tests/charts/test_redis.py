@@ -348,3 +348,12 @@ def test_query_api_network_policy_admits_the_gateway_and_prometheus_and_reaches_
         "app.kubernetes.io/component": "server"}}}], "ports": [{"protocol": "TCP", "port": 6379}]}
     (svc,) = find(redis(QUERY), "Service", "redis-query")
     assert [p["port"] for p in svc["spec"]["ports"]] == [8080]
+
+
+def test_query_api_runs_the_siddhi_runner_image_the_siddhi_chart_runs() -> None:
+    """RedisQueryApi ships in the siddhi-runner image (tools/engines/harness): the two charts must name
+    the same image, or the query API would run another build of the harness than the CEP."""
+    import yaml
+    redis_image = yaml.safe_load((paths.CHARTS / "redis" / "values.yaml").read_text())["query"]["image"]
+    siddhi_image = yaml.safe_load((paths.CHARTS / "siddhi" / "values.yaml").read_text())["image"]
+    assert redis_image == siddhi_image
