@@ -81,6 +81,10 @@ SITE_SECRETS: tuple[SiteSecret, ...] = (
     # tls.certManager, cert-manager issues it instead and the stack leaves it alone.
     SiteSecret("gateway-tls", ("tls.crt", "tls.key"), ("gateway",), type="kubernetes.io/tls"),
     SiteSecret("cep-api-key", ("key",), ("siddhi",)),           # the CEP's internal key
+    # Kafka's external (SASL_SSL) listener for devices: its server certificate, and the SCRAM users'
+    # passwords ("<name> <password>" lines) the topics Job creates the site file's users with.
+    SiteSecret("kafka-external-tls", ("tls.crt", "tls.key"), ("kafka",), type="kubernetes.io/tls"),
+    SiteSecret("kafka-external-users", ("users",), ("kafka",)),
     SiteSecret("model-storage", ("rclone.conf",), ("model-serving",)),
     SiteSecret("redis-snapshot-storage", ("rclone.conf",), ("redis",)),
     # The password of Redis' read-only ACL user of the query API (charts/redis `query`): redis-server

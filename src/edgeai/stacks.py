@@ -125,6 +125,14 @@ SITE_CONFIG: tuple[ConfigKey, ...] = (
     ConfigKey("cepApiKey", "the CEP's API key for the gateway, an internal key with its own rate limit "
               "(Secrets cep-api-key in edgeai-siddhi, gateway-api-keys/internal-keys)",
               example='"$(openssl rand -hex 24)"'),
+    ConfigKey("kafkaExternalTlsCert", "PEM certificate (chain) of Kafka's external SASL_SSL listener, naming "
+              "the site's external.advertisedHosts (Secret kafka-external-tls)",
+              example='"$(cat kafka-external.crt)"'),
+    ConfigKey("kafkaExternalTlsKey", "PEM private key (PKCS#8, unencrypted) of that certificate "
+              "(Secret kafka-external-tls)", example='"$(cat kafka-external.key)"'),
+    ConfigKey("kafkaExternalUsers", "passwords of the SCRAM users of Kafka's external listener, one "
+              "'<name> <password>' line per user the site file declares (Secret kafka-external-users)",
+              example='"$(cat kafka-external-users.txt)"'),
     ConfigKey("kafkaMirrorPassword", "SCRAM password of the site's user (named after the site) on the cloud "
               "Kafka that MirrorMaker 2 writes to (Secret kafka-mirror-target)"),
     ConfigKey("logWriterPassword", "password of the Elasticsearch user edgeai_log_writer the log agent writes "

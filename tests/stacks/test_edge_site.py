@@ -31,6 +31,7 @@ def expected_secrets(env, site) -> set[tuple[str, str]]:
     wanted = {("redis-auth", "redis"), ("redis-auth", "siddhi"), ("kafka-mirror-target", "kafka"),
               ("grafana-admin", "monitoring"),
               ("gateway-api-keys", "gateway"), ("gateway-tls", "gateway"), ("cep-api-key", "siddhi"),
+              ("kafka-external-tls", "kafka"), ("kafka-external-users", "kafka"),
               ("model-storage", "model-serving"),
               ("redis-snapshot-storage", "redis"), ("redis-query-auth", "redis"),
               ("elasticsearch-credentials", "logging"),
@@ -165,6 +166,10 @@ def test_secrets_come_from_secret_config_and_stay_secret(site_case) -> None:
                                        "tls.key": secret_value(stack, "gatewayTlsKey")}
         assert {s.inputs.get("type") for (_, name), s in secrets.items() if name == "gateway-tls"} == \
             {"kubernetes.io/tls"}
+    if "kafka-external-tls" in data:   # Kafka's external listener: certificate and SCRAM users
+        assert data["kafka-external-tls"] == {"tls.crt": secret_value(stack, "kafkaExternalTlsCert"),
+                                              "tls.key": secret_value(stack, "kafkaExternalTlsKey")}
+        assert data["kafka-external-users"] == {"users": secret_value(stack, "kafkaExternalUsers")}
     writer = secret_value(stack, "logWriterPassword")
     if "log-agent-elasticsearch" in data:
         logging_values = yaml.safe_load((paths.CHARTS / "logging" / "values.yaml").read_text())
