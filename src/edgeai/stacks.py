@@ -125,6 +125,12 @@ SITE_CONFIG: tuple[ConfigKey, ...] = (
     ConfigKey("cepApiKey", "the CEP's API key for the gateway, an internal key with its own rate limit "
               "(Secrets cep-api-key in edgeai-siddhi, gateway-api-keys/internal-keys)",
               example='"$(openssl rand -hex 24)"'),
+    ConfigKey("ingestDeviceKeys", "devices' keys, one '<key> [<device>]' line per device: the bearer key of the "
+              "gateway's /v1/events route and the MQTT password of user <device> (Secrets ingest-devices in "
+              "edgeai-gateway and edgeai-ingest; used on sites that declare components.ingest)",
+              example='"$(cat ingest-devices.txt)"'),
+    ConfigKey("ingestBridgePassword", "MQTT password of the ingest bridge's user ingest-bridge (Secret ingest-bridge)",
+              example='"$(openssl rand -hex 24)"'),
     ConfigKey("kafkaExternalTlsCert", "PEM certificate (chain) of Kafka's external SASL_SSL listener, naming "
               "the site's external.advertisedHosts (Secret kafka-external-tls)",
               example='"$(cat kafka-external.crt)"'),

@@ -35,8 +35,12 @@ def expected_secrets(env, site) -> set[tuple[str, str]]:
               ("model-storage", "model-serving"),
               ("redis-snapshot-storage", "redis"), ("redis-query-auth", "redis"),
               ("elasticsearch-credentials", "logging"),
-              ("log-agent-elasticsearch", "log-agent")}
-    return {(catalog.COMPONENTS[c].namespace, name) for name, c in wanted if c in present}
+              ("log-agent-elasticsearch", "log-agent"),
+              # device ingest, on the sites that declare it: the gateway's copy of the device keys
+              ("gateway-tls", "ingest"), ("ingest-devices", "ingest"), ("ingest-devices", "gateway"),
+              ("ingest-bridge", "ingest")}
+    return {(catalog.COMPONENTS[c].namespace, name) for name, c in wanted if c in present
+            if not name.startswith("ingest-") or "ingest" in present}   # catalog: only_with="ingest"
 
 
 def test_resource_kinds_and_counts(site_case) -> None:
@@ -170,6 +174,11 @@ def test_secrets_come_from_secret_config_and_stay_secret(site_case) -> None:
         assert data["kafka-external-tls"] == {"tls.crt": secret_value(stack, "kafkaExternalTlsCert"),
                                               "tls.key": secret_value(stack, "kafkaExternalTlsKey")}
         assert data["kafka-external-users"] == {"users": secret_value(stack, "kafkaExternalUsers")}
+    if "ingest" in {r.component for r in composition.compose(env, site)}:
+        assert data["ingest-devices"] == {"devices": secret_value(stack, "ingestDeviceKeys")}
+        assert data["ingest-bridge"] == {"password": secret_value(stack, "ingestBridgePassword")}
+    else:
+        assert "ingest-devices" not in data, "device keys only where devices send"
     writer = secret_value(stack, "logWriterPassword")
     if "log-agent-elasticsearch" in data:
         logging_values = yaml.safe_load((paths.CHARTS / "logging" / "values.yaml").read_text())
