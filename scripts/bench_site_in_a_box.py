@@ -9,10 +9,14 @@ Prints figures, asserts nothing:
   1. sustained throughput: N events for S sensors produced as fast as the producer goes (acks=all);
      Kafka's acknowledged rate and the rate at which the Siddhi app ingests them;
   2. event -> alert latency, p50/p99, split by stage, for spikes injected into a paced stream;
-  3. the inference call alone through the gateway (sequential and 8 concurrent clients).
+  3. the inference call alone through the gateway (sequential and 8 concurrent clients);
+  4. the per-event path (rules.perEvent) under a sustained paced stream: device -> CEP decision and
+     device -> Alertmanager -> webhook, p50/p99, split by stage (the real Alertmanager of the
+     monitoring chart delivers to a local webhook receiver).
 Then compares with the reference architecture's "millions of events/s at 10 ms" for a full-size site.
 
     .venv/bin/python scripts/bench_site_in_a_box.py [--events 300000 --sensors 1000 --rate 2000 --spikes 40]
+                                                    [--per-event-rates 2000,10000,20000 --per-event-seconds 15]
 
 Needs the engines of scripts/install-engines.sh.
 """
@@ -32,9 +36,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.realengines import engines  # noqa: E402
+from tests.realengines import alerting, engines  # noqa: E402
 
 REDIS_PASSWORD = "bench-redis-password"
+RECEIVER_HOST = "http://alert-receiver.edgeai-alert-receiver.svc:8080"   # environments/local's webhooks
 API_KEY = "bench-key-0123456789abcdef"
 
 
@@ -147,6 +152,70 @@ def latency(site: engines.LocalSite, runner: engines.SiddhiRunner, work: Path, r
     return out
 
 
+def per_event(site: engines.LocalSite, runner: engines.SiddhiRunner, receiver: alerting.WebhookReceiver,
+              work: Path, rate: int, sensors: int, seconds: float, prefix: str) -> dict:
+    """A stream paced at `rate` events/s over `sensors` temperature sensors for `seconds`; four times
+    a second one of them sends one reading over the `overheat` threshold (a per-event rule). For
+    each: device -> Kafka ack, ack -> CEP decision (the alert's detectedAt), decision -> alert read
+    from the alerts topic, decision -> webhook delivery by Alertmanager; and the rate achieved."""
+    alerts = engines.Consumer(site.kafka.bootstrap, "alerts", work / f"{prefix}alerts.log")
+    producer = engines.Producer(site.kafka.bootstrap, "sensor-events", work / f"{prefix}producer.log", acks="all")
+    hot: dict[str, tuple[int, int]] = {}            # sensor -> (producer seq, device timestamp ms)
+    ingested_before = runner.metrics().get("ingested", 0.0)
+    t_start = time.monotonic()
+    i = 0
+    next_hot = 2.0                                  # after a warm-up second
+    while (elapsed := time.monotonic() - t_start) < seconds:
+        if elapsed >= next_hot:
+            name = f"{prefix}hot-{len(hot)}"             # a sensor of its own: its first reading is the spike
+            now_ms = int(time.time() * 1000)
+            hot[name] = (producer.send(name, json.dumps({"sensorId": name, "sensorType": "temperature",
+                                                         "value": 180.0, "timestamp": now_ms})), now_ms)
+            next_hot += 0.25
+        sensor = f"{prefix}{i % sensors}"
+        producer.send(sensor, f'{{"sensorId":"{sensor}","sensorType":"temperature","value":{20 + i % 3}.0,'
+                              f'"timestamp":{int(time.time() * 1000)}}}')
+        i += 1
+        if i % 100 == 0:
+            producer.flush()
+            time.sleep(max(0.0, t_start + i / rate - time.monotonic()))
+    sent_s = time.monotonic() - t_start
+    producer.wait_acked(timeout=300)
+    wait_metric(runner, "ingested", ingested_before + i + len(hot), 300)
+    ingest_s = time.monotonic() - t_start
+
+    def delivered() -> set[str]:
+        return {a["labels"]["sensorId"] for path in ("/line-control", "/maintenance")
+                for _, a in receiver.alerts(path) if a["labels"].get("sensorId", "") in hot}
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(delivered()) < len(hot):
+        time.sleep(0.2)
+    alerts.wait_for(lambda rs: {r.key for r in rs if r.key in hot} == set(hot), "every spike's alert", 60)
+    webhook: dict[str, int] = {}                    # sensor -> first delivery of its alert (ms)
+    for path in ("/line-control", "/maintenance"):
+        for received, a in receiver.alerts(path):
+            webhook.setdefault(a["labels"].get("sensorId", ""), received)
+    out: dict = {k: [] for k in ("kafka_ack", "device_to_decision", "alert_topic", "webhook",
+                                 "device_to_webhook")}
+    for name, (seq, device_ms) in hot.items():
+        record = next((r for r in alerts.records if r.key == name and r.json()["event"]["kind"] == "threshold"), None)
+        if record is None or name not in webhook:
+            continue
+        detected = record.json()["event"]["detectedAt"]
+        ack_ms = producer.acked[seq][2] * 1000
+        out["kafka_ack"].append(ack_ms - device_ms)
+        out["device_to_decision"].append(detected - device_ms)
+        out["alert_topic"].append(record.received_ms - detected)
+        out["webhook"].append(webhook[name] - detected)
+        out["device_to_webhook"].append(webhook[name] - device_ms)
+    out.update(spikes=len(hot), measured=len(out["device_to_webhook"]), sent_per_s=i / sent_s,
+               ingested_per_s=(i + len(hot)) / ingest_s)
+    producer.close()
+    alerts.close()
+    return out
+
+
 def crash_recovery(site: engines.LocalSite, runner: engines.SiddhiRunner, work: Path, sensors: int) -> dict:
     """SIGKILL the CEP runner under a paced stream, start it again: seconds until the replacement is
     ready, gets its Kafka partitions back (the dead member's session must time out first), and has
@@ -222,10 +291,13 @@ def main() -> None:
     parser.add_argument("--sensors", type=int, default=1000, help="distinct sensors (Siddhi partitions)")
     parser.add_argument("--rate", type=int, default=2000, help="events/s of the paced latency phase")
     parser.add_argument("--spikes", type=int, default=40, help="spikes whose alert latency is measured")
+    parser.add_argument("--per-event-rates", default="2000,10000,20000",
+                        help="comma-separated events/s of the per-event phases, one phase each")
+    parser.add_argument("--per-event-seconds", type=float, default=15.0, help="length of each per-event phase")
     parser.add_argument("--workdir", type=Path, default=None, help="keep logs here (default: a temp dir)")
     parser.add_argument("--no-crash", dest="crash", action="store_false", help="skip the CEP crash-recovery phase")
     args = parser.parse_args()
-    for name in ("java", "kafka", "siddhi", "redis", "nginx", "mlserver"):
+    for name in ("java", "kafka", "siddhi", "redis", "nginx", "mlserver", "alertmanager"):
         missing = engines.ENGINE_CHECKS[name]()
         if missing:
             sys.exit(f"missing engine: {missing}; install with: bash {engines.INSTALL}")
@@ -240,13 +312,21 @@ def main() -> None:
         site = engines.LocalSite(site_objects, kafka, work / "site", procs, REDIS_PASSWORD, API_KEY)
         startup = time.monotonic() - t0
         print(f"engines up in {startup:.1f}s (work dir {work})", flush=True)
+        receiver = alerting.WebhookReceiver().start()
+        am = alerting.Alertmanager(site_objects["monitoring"], work / "alertmanager", procs,
+                                   {RECEIVER_HOST: receiver.url}).start()
         tp = produce_backlog(site, work, args.events, args.sensors)
-        runner = site.siddhi(work / "siddhi", procs).start()
+        runner = site.siddhi(work / "siddhi", procs)
+        runner.alertmanager_url = am.url
+        runner.start()
         tp.update(ingest_backlog(runner, args.events, args.sensors))
         print(f"throughput phase done: {json.dumps({k: round(v) for k, v in tp.items()})}", flush=True)
         inf = inference(site)
         lat = latency(site, runner, work, args.rate, max(1, args.sensors // 5), args.spikes)
+        fast = {rate: per_event(site, runner, receiver, work, rate, args.sensors, args.per_event_seconds, f"pe{rate}-")
+                for rate in (int(r) for r in args.per_event_rates.split(","))}
         crash = crash_recovery(site, runner, work, max(1, args.sensors // 5)) if args.crash else None
+    receiver.close()
 
     features = f"{engines.config_map(site_objects['siddhi'], 'siddhi-apps')['sensor-anomaly.siddhi']}"
     window = features.split("#window.time(")[1].split(")")[0]
@@ -271,6 +351,16 @@ def main() -> None:
         med = pct(lat[stage], 50)
         share = med / pct(lat["total"], 50) * 100 if lat["total"] else float("nan")
         rows.append((label, f"p50 {med:,.1f} ms ({share:.1f}%), p99 {pct(lat[stage], 99):,.1f} ms"))
+    for rate, phase in fast.items():
+        rows.append((f"per-event path, paced at {rate:,} ev/s for {args.per_event_seconds:.0f} s",
+                     f"sent {phase['sent_per_s']:,.0f} ev/s, CEP ingested {phase['ingested_per_s']:,.0f} ev/s; "
+                     f"{phase['measured']} of {phase['spikes']} spikes measured"))
+        for stage, label in (("device_to_decision", "  device -> CEP decision"),
+                             ("kafka_ack", "    of which: produce -> Kafka ack, as the client reads it"),
+                             ("device_to_webhook", "  device -> Alertmanager -> webhook"),
+                             ("alert_topic", "    after the decision: alert read from the alerts topic"),
+                             ("webhook", "    after the decision: http sink -> Alertmanager -> webhook")):
+            rows.append((label, f"p50 {pct(phase[stage], 50):,.1f} ms, p99 {pct(phase[stage], 99):,.1f} ms"))
     if crash:
         rows.append(("CEP crash (SIGKILL): replacement ready", f"{crash['ready_s']:.1f} s ({crash['restore']})"))
         rows.append(("CEP crash: Kafka partitions back", f"{crash['partitions_back_s']:.1f} s "
