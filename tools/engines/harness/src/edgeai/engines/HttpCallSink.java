@@ -1,20 +1,9 @@
 package edgeai.engines;
 
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 import io.siddhi.annotation.Extension;
 import io.siddhi.annotation.Parameter;
@@ -50,16 +39,11 @@ import io.siddhi.query.api.definition.StreamDefinition;
 public class HttpCallSink extends Sink<State> {
     static final AtomicLong CALLS = new AtomicLong();
     static final AtomicLong FAILURES = new AtomicLong();
-    private static final Pattern HEADER = Pattern.compile("'([^':]+):([^']*)'");
 
     private Option url;
     private String sinkId;
-    private String method;
-    private final List<String[]> headers = new ArrayList<>();
-    private Duration timeout;
     private String[] attributeNames;
-    private HttpClient client;
-    private final Semaphore inFlight = new Semaphore(64);
+    private AsyncHttp http;
 
     @Override
     public Class[] getSupportedInputEventClasses() {
@@ -81,12 +65,10 @@ public class HttpCallSink extends Sink<State> {
                                        ConfigReader sinkConfigReader, SiddhiAppContext siddhiAppContext) {
         url = optionHolder.validateAndGetOption("publisher.url");
         sinkId = optionHolder.validateAndGetStaticValue("sink.id");
-        method = optionHolder.validateAndGetStaticValue("method", "POST");
-        Matcher m = HEADER.matcher(optionHolder.validateAndGetStaticValue("headers", ""));
-        while (m.find()) {
-            headers.add(new String[]{m.group(1).trim(), m.group(2).trim()});
-        }
-        timeout = Duration.ofMillis(Long.parseLong(optionHolder.validateAndGetStaticValue("socket.idle.timeout", "6000")));
+        Duration timeout = Duration.ofMillis(
+            Long.parseLong(optionHolder.validateAndGetStaticValue("socket.idle.timeout", "6000")));
+        http = new AsyncHttp(optionHolder.validateAndGetStaticValue("method", "POST"),
+            optionHolder.validateAndGetStaticValue("headers", ""), timeout, "http-call-" + sinkId);
         attributeNames = definition.getAttributeNameArray();
         return null;
     }
@@ -99,21 +81,7 @@ public class HttpCallSink extends Sink<State> {
         for (int i = 0; i < attributeNames.length && i < data.length; i++) {
             trp.put(attributeNames[i], data[i] == null ? null : String.valueOf(data[i]));
         }
-        HttpRequest.Builder req = HttpRequest.newBuilder(URI.create(url.getValue(dynamicOptions))).timeout(timeout)
-            .method(method, HttpRequest.BodyPublishers.ofString(payload.toString(), StandardCharsets.UTF_8))
-            .header("Content-Type", "application/json");
-        for (String[] h : headers) {
-            req.setHeader(h[0], h[1]);
-        }
-        try {
-            inFlight.acquire();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return;
-        }
-        CALLS.incrementAndGet();
-        client.sendAsync(req.build(), HttpResponse.BodyHandlers.ofString()).whenComplete((resp, err) -> {
-            inFlight.release();
+        boolean sent = http.send(url.getValue(dynamicOptions), payload.toString(), (resp, err) -> {
             if (err != null) {
                 FAILURES.incrementAndGet();
                 System.err.println("edgeai-harness: http-call " + sinkId + " failed: " + err);
@@ -125,16 +93,13 @@ public class HttpCallSink extends Sink<State> {
                     + " and no http-call-response source takes it: " + resp.body());
             }
         });
+        if (sent) {
+            CALLS.incrementAndGet();
+        }
     }
 
     @Override
     public void connect() {
-        client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5))
-            .executor(Executors.newFixedThreadPool(2, r -> {
-                Thread t = new Thread(r, "http-call-" + sinkId);
-                t.setDaemon(true);
-                return t;
-            })).build();
     }
 
     @Override

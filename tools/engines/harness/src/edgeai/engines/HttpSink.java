@@ -1,18 +1,7 @@
 package edgeai.engines;
 
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 import io.siddhi.annotation.Extension;
 import io.siddhi.annotation.Parameter;
@@ -44,13 +33,9 @@ import io.siddhi.query.api.definition.StreamDefinition;
 public class HttpSink extends Sink<State> {
     static final AtomicLong SENT = new AtomicLong();
     static final AtomicLong FAILURES = new AtomicLong();
-    private static final Pattern HEADER = Pattern.compile("'([^':]+):([^']*)'");
 
     private Option url;
-    private String method;
-    private final List<String[]> headers = new ArrayList<>();
-    private HttpClient client;
-    private final Semaphore inFlight = new Semaphore(64);
+    private AsyncHttp http;
 
     @Override
     public Class[] getSupportedInputEventClasses() {
@@ -71,31 +56,15 @@ public class HttpSink extends Sink<State> {
     protected StateFactory<State> init(StreamDefinition definition, OptionHolder optionHolder,
                                        ConfigReader sinkConfigReader, SiddhiAppContext siddhiAppContext) {
         url = optionHolder.validateAndGetOption("publisher.url");
-        method = optionHolder.validateAndGetStaticValue("method", "POST");
-        Matcher m = HEADER.matcher(optionHolder.validateAndGetStaticValue("headers", ""));
-        while (m.find()) {
-            headers.add(new String[]{m.group(1).trim(), m.group(2).trim()});
-        }
+        http = new AsyncHttp(optionHolder.validateAndGetStaticValue("method", "POST"),
+            optionHolder.validateAndGetStaticValue("headers", ""), Duration.ofSeconds(10), "http-sink");
         return null;
     }
 
     @Override
     public void publish(Object payload, DynamicOptions dynamicOptions, State state) {
         String target = url.getValue(dynamicOptions);
-        HttpRequest.Builder req = HttpRequest.newBuilder(URI.create(target)).timeout(Duration.ofSeconds(10))
-            .method(method, HttpRequest.BodyPublishers.ofString(payload.toString(), StandardCharsets.UTF_8))
-            .header("Content-Type", "application/json");
-        for (String[] h : headers) {
-            req.setHeader(h[0], h[1]);
-        }
-        try {
-            inFlight.acquire();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return;
-        }
-        client.sendAsync(req.build(), HttpResponse.BodyHandlers.ofString()).whenComplete((resp, err) -> {
-            inFlight.release();
+        http.send(target, payload.toString(), (resp, err) -> {
             if (err != null || resp.statusCode() >= 300) {
                 FAILURES.incrementAndGet();
                 System.err.println("edgeai-harness: http sink " + target + " failed: "
@@ -108,12 +77,6 @@ public class HttpSink extends Sink<State> {
 
     @Override
     public void connect() {
-        client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5))
-            .executor(Executors.newFixedThreadPool(2, r -> {
-                Thread t = new Thread(r, "http-sink");
-                t.setDaemon(true);
-                return t;
-            })).build();
     }
 
     @Override
