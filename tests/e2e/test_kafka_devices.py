@@ -59,15 +59,6 @@ def device(site):
     return client
 
 
-@pytest.fixture
-def receiver(site):
-    site.kubectl.run("wait", "-n", "edgeai-monitoring", "--for=condition=Ready", "pod/monitoring-alertmanager-0",
-                     "--timeout=180s", timeout=200)
-    rt.start_receiver(site)
-    yield
-    rt.stop_receiver(site)
-
-
 def _event(sensor: str, value: float, seq: int, pad: str = "") -> str:
     event = {"sensorId": sensor, "sensorType": "temperature", "value": value, "timestamp": int(time.time() * 1000),
              "seq": seq}

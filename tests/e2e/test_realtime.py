@@ -16,19 +16,8 @@ import json
 import time
 import uuid
 
-import pytest
-
 from tests.e2e import realtime_site as rt
 from tests.e2e.kindsite import GATEWAY, eventually
-
-
-@pytest.fixture
-def receiver(site):
-    site.kubectl.run("wait", "-n", "edgeai-monitoring", "--for=condition=Ready", "pod/monitoring-alertmanager-0",
-                     "--timeout=180s", timeout=200)
-    rt.start_receiver(site)
-    yield
-    rt.stop_receiver(site)
 
 
 def _ours(deliveries: list[dict], sensors: set[str]) -> list[dict]:
