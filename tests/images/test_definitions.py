@@ -69,12 +69,14 @@ def test_node_ports_are_what_the_host_can_reach():
                 "spec": {"type": kind, "ports": ports}}
     objects = [svc("gateway-external", "NodePort", [{"name": "https", "port": 8443, "nodePort": 30080},
                                                     {"name": "grpcs", "port": 8444, "nodePort": 30081}]),
+               svc("ingest-mqtt", "NodePort", [{"name": "mqtts", "port": 8883, "nodePort": 30883}]),
                svc("picked", "NodePort", [{"name": "http", "port": 80}]),           # no fixed port
                svc("gateway", "ClusterIP", [{"name": "http", "port": 8080}])]
     exposed = access.node_ports(objects)
     assert [(e.service, e.port, e.node_port) for e in exposed] == [("gateway-external", "https", 30080),
-                                                                     ("gateway-external", "grpcs", 30081)]
-    assert exposed[0].url == "https://127.0.0.1:30080" and exposed[1].url == "127.0.0.1:30081"
+                                                                     ("gateway-external", "grpcs", 30081),
+                                                                     ("ingest-mqtt", "mqtts", 30883)]
+    assert [e.url for e in exposed] == ["https://127.0.0.1:30080", "127.0.0.1:30081", "mqtts://127.0.0.1:30883"]
     text = access.summary(exposed, "m", "/state/site-secrets.json")
     assert "https://127.0.0.1:30080/v2/models/m/infer" in text and "/state/site-secrets.json" in text
     assert "--cacert /state/gateway-tls/ca.crt" in text   # the cluster's own CA (edgeai.gateway_tls)
