@@ -70,7 +70,7 @@ def ensure_users(state_dir: Path, names: Iterable[str]) -> dict[str, str]:
     f.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     users: dict[str, str] = json.loads(f.read_text()) if f.is_file() else {}
     missing = [n for n in names if n not in users]
-    if missing:
+    if missing or not f.is_file():            # a site without users still gets the (empty) file
         users.update({n: secrets.token_urlsafe(24) for n in missing})
         _write_private(f, json.dumps(users, indent=1, sort_keys=True))
     f.chmod(0o600)

@@ -48,3 +48,11 @@ def test_users_get_a_kept_random_password_in_a_private_file(tmp_path) -> None:
     assert kafka_external.ensure(tmp_path, VALUES)["kafkaExternalUsers"].splitlines() == lines
     # Off: the Secret still exists (the stack creates it on every site), with no users.
     assert kafka_external.ensure(tmp_path, {"brokers": 1})["kafkaExternalUsers"] == ""
+
+
+def test_a_site_without_the_listener_gets_a_certificate_and_no_users(tmp_path) -> None:
+    """What every site without `external` gets (staging's sites): the Secrets' values, no users, and the
+    state written (a first deploy found no users file and failed)."""
+    values = kafka_external.ensure(tmp_path, None)
+    assert values["kafkaExternalUsers"] == "" and "BEGIN CERTIFICATE" in values["kafkaExternalTlsCert"]
+    assert kafka_external.users_file(tmp_path).stat().st_mode & 0o777 == 0o600

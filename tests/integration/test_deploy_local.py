@@ -38,12 +38,22 @@ def deployed(local_cluster):
 
 
 def environments_with(tmp_path: Path, components: dict[str, Any]) -> Path:
-    """A copy of environments/ whose `local` site file sets components.<name> (a reviewed change)."""
+    """A copy of environments/ whose `local` site file also sets `components` (a reviewed change),
+    merged into what the file already sets."""
+    def merge(into: dict[str, Any], change: dict[str, Any]) -> None:
+        for key, value in change.items():
+            if isinstance(value, dict) and isinstance(into.get(key), dict):
+                merge(into[key], value)
+            else:
+                into[key] = value
+
     root = tmp_path / "environments"
     shutil.copytree(paths.ENVIRONMENTS, root)
     site_file = root / "local" / "sites" / "local.yaml"
-    text = site_file.read_text()
-    site_file.write_text(text + yaml.safe_dump({"components": components}, sort_keys=False))
+    header, _, body = site_file.read_text().partition("\n")      # line 1: the editor schema header
+    site = yaml.safe_load(body)
+    merge(site.setdefault("components", {}), components)
+    site_file.write_text(f"{header}\n{yaml.safe_dump(site, sort_keys=False)}")
     return root
 
 
@@ -79,9 +89,11 @@ def pvcs(kubectl) -> dict[str, tuple[str, str, str]]:
             for o in kubectl.items("pvc", "--all-namespaces")}
 
 
-def pod_uids(kubectl, namespace: str, release: str) -> set[str]:
-    return {p["metadata"]["uid"] for p in kubectl.items("pods", "-n", namespace, "-l",
-                                                          f"app.kubernetes.io/instance={release}")
+def pod_uids(kubectl, namespace: str, release: str, component: str | None = None) -> set[str]:
+    selector = f"app.kubernetes.io/instance={release}"
+    if component:
+        selector += f",app.kubernetes.io/component={component}"
+    return {p["metadata"]["uid"] for p in kubectl.items("pods", "-n", namespace, "-l", selector)
             if p["metadata"].get("ownerReferences", [{}])[0].get("kind") != "Job"}
 
 
@@ -198,12 +210,13 @@ REDIS_RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"c
 def test_values_change_upgrades_in_place(local_cluster, deployed, releases, tmp_path) -> None:
     kubectl = local_cluster.kubectl
     revision = local_cluster.revision("redis", "edgeai-redis")
-    pods, claims = pod_uids(kubectl, "edgeai-redis", "redis"), pvcs(kubectl)
+    # the Redis server's pods (the release also runs the query API, whose resources are its own)
+    pods, claims = pod_uids(kubectl, "edgeai-redis", "redis", "server"), pvcs(kubectl)
     result = local_cluster.up(environments=environments_with(tmp_path, {"redis": {"resources": REDIS_RESOURCES}}))
     actions = {line.split()[1]: line.split()[4] for line in result.ok().out.splitlines()[1:]}
     assert actions.pop("redis") == "upgraded" and set(actions.values()) == {"unchanged"}
     assert local_cluster.revision("redis", "edgeai-redis") == revision + 1
-    new_pods = pod_uids(kubectl, "edgeai-redis", "redis")
+    new_pods = pod_uids(kubectl, "edgeai-redis", "redis", "server")
     assert new_pods and not new_pods & pods, "redis pods were not rolled"
     server = kubectl.get("statefulset", "redis", "-n", "edgeai-redis")["spec"]["template"]["spec"]["containers"][0]
     assert server["resources"]["limits"]["memory"] == "768Mi"
