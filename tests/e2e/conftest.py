@@ -19,13 +19,6 @@ from tests.e2e.kindsite import KindSite, deploy_local_site
 pytestmark = pytest.mark.e2e
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run the kind tests last: the session-scoped cluster lives until the session ends, and on 2 cores
-    a running site beside the engine tests starves them (a Siddhi backup timed out in CI that way)."""
-    here = os.path.dirname(__file__)
-    items.sort(key=lambda item: str(item.path).startswith(here + os.sep))
-
-
 @pytest.fixture(scope="session")
 def site() -> KindSite:
     from edgeai.cluster import container_engine
