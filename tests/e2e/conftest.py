@@ -1,9 +1,10 @@
 """End-to-end tests of the workflows on a real kind cluster: the `local` site, deployed by `edgeai up`
-exactly as `make up` does (node image, images and registry built here), once per session.
+exactly as `make up` does (node image, images and registry built here), once for all of them.
 
 The cluster is the developer's own `edgeai-local-local` (the site's node ports are mapped to fixed
-host ports, so two such clusters cannot run side by side): a session that created it deletes it at
-the end, one that found it running leaves it running. Under CI=true the session starts from a new
+host ports, so two such clusters cannot run side by side): a run that created it deletes it after
+the last e2e test (not at the end of the session: the tests after these need the 2 cores), one that
+found it running leaves it running. Under CI=true the session starts from a new
 cluster, and nothing skips: without a container engine the tests fail.
 """
 
@@ -19,7 +20,7 @@ from tests.e2e.kindsite import KindSite, deploy_local_site
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def site() -> KindSite:
     from edgeai.cluster import container_engine
     if container_engine() is None:

@@ -845,9 +845,18 @@ class SiddhiRunner:
             self.proc.wait_for_log("partition(s)", timeout)
         return self
 
-    def backup(self, app: str) -> str:
+    def backup(self, app: str, timeout: float = 60) -> str:
         """The runner's `POST /siddhi-apps/{app}/backup`: persist the app's state now."""
-        status, body = http(f"http://127.0.0.1:{self.http_port}/siddhi-apps/{app}/backup", {}, timeout=60)
+        try:
+            status, body = http(f"http://127.0.0.1:{self.http_port}/siddhi-apps/{app}/backup", {}, timeout=timeout)
+        except TimeoutError:
+            # What the app's threads wait on is the only useful clue: Siddhi waits up to 100 s for
+            # the threads inside the app to leave before it snapshots.
+            assert self.proc is not None
+            dump = subprocess.run(["jcmd", str(self.proc.pid), "Thread.print"], capture_output=True, text=True,
+                                  timeout=30).stdout
+            raise AssertionError(f"backup of {app} unanswered after {timeout:.0f} s\n"
+                                 f"{self.proc.output()}\n{dump}") from None
         assert status == 200, body
         return body["revision"]
 

@@ -163,6 +163,31 @@ def test_a_restarted_runner_restores_the_persisted_window_state(local_engines, t
             aggregates.close()
 
 
+def test_backups_taken_while_events_flow_answer_at_once(local_engines, tmp_path) -> None:
+    """A snapshot taken while the Kafka source hands a batch into the app's `partition` must not wait
+    for it: Siddhi's snapshot locks the app's barrier and the batch's events enter it a second time,
+    so without the source holding between batches the two waited for each other 100 s (seen as a
+    backup that never answered on a loaded machine). Every backup below lands mid-stream."""
+    engines.require("java", "siddhi")
+    site = local_engines
+    busy_sensors = [sensors.Sensor(f"busy-{i}") for i in range(10)]
+    with engines.processes() as procs:
+        runner = site.siddhi(tmp_path / "siddhi", procs).start()
+        producer = engines.Producer(site.kafka.bootstrap, "sensor-events", tmp_path / "producer.log")
+        try:
+            stream = sensors.SensorStream(producer, busy_sensors, per_tick=50)
+            took = []
+            for _ in range(12):
+                stream.send_tick()                  # 500 events: the source is mid-batch when the backup lands
+                started = time.monotonic()
+                assert runner.backup("sensor-anomaly", timeout=20)
+                took.append(time.monotonic() - started)
+            print(f"backups mid-stream: max {max(took):.2f} s, median {statistics.median(took):.2f} s")
+            assert max(took) < 10, took
+        finally:
+            producer.close()
+
+
 def test_per_event_rules_alert_at_once_for_the_spiking_sensor_and_never_for_the_quiet_ones(local_engines,
                                                                                         tmp_path) -> None:
     """The per-event path (values rules.perEvent and rules.patterns, rendered for the local site):

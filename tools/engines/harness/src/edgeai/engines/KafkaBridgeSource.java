@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -52,6 +53,8 @@ public class KafkaBridgeSource extends Source<KafkaBridgeSource.OffsetState> {
     /** Every live source; the runner commits their offsets after a persist. */
     static final List<KafkaBridgeSource> LIVE = new CopyOnWriteArrayList<>();
     static volatile boolean persistenceEnabled;
+    /** Snapshots being taken: while above 0 no source starts a batch (see holdAll). */
+    private static final AtomicInteger HOLDS = new AtomicInteger();
 
     private SourceEventListener listener;
     private String[] trpNames;
@@ -64,6 +67,28 @@ public class KafkaBridgeSource extends Source<KafkaBridgeSource.OffsetState> {
     private OffsetState state;
     /** Offsets of the last snapshot, to be committed by the polling thread once persisted. */
     private final AtomicReference<Map<TopicPartition, Long>> toCommit = new AtomicReference<>();
+    /** Held by the polling thread while it hands a batch to the app. */
+    private final Object batchInFlight = new Object();
+
+    /**
+     * Before a snapshot: no source starts a batch, and the batch in flight has left the app. Siddhi
+     * 5.1's snapshot locks the app's barrier, then waits up to 100 s for the threads inside to leave;
+     * but an event on its way into a `partition` enters that barrier a second time and waits for the
+     * lock, so the two wait for each other until Siddhi gives up (the app stalls for 100 s and the
+     * persist fails). Found by a backup that hung on a loaded machine. Undo with releaseAll.
+     */
+    static void holdAll() {
+        HOLDS.incrementAndGet();
+        for (KafkaBridgeSource s : LIVE) {
+            synchronized (s.batchInFlight) {
+                // entered once the batch in flight is done; the polling thread then sees HOLDS
+            }
+        }
+    }
+
+    static void releaseAll() {
+        HOLDS.decrementAndGet();
+    }
 
     /** Next offset to read per partition: what a snapshot captures and a restore seeks to. */
     public static final class OffsetState extends State {
@@ -164,32 +189,14 @@ public class KafkaBridgeSource extends Source<KafkaBridgeSource.OffsetState> {
                     commit.forEach((tp, off) -> offsets.put(tp, new OffsetAndMetadata(off)));
                     c.commitSync(offsets);
                 }
-                if (paused) {
-                    Thread.sleep(50);
+                if (paused || HOLDS.get() > 0) {
+                    Thread.sleep(paused ? 50 : 5);
                     continue;
                 }
-                Map<TopicPartition, Long> batch = new HashMap<>();
-                for (ConsumerRecord<String, String> r : c.poll(Duration.ofMillis(100))) {
-                    Object[] trp = new Object[trpNames.length];
-                    for (int i = 0; i < trpNames.length; i++) {
-                        trp[i] = switch (trpNames[i]) {
-                            case "key" -> r.key();
-                            case "partition" -> String.valueOf(r.partition());
-                            case "offset" -> String.valueOf(r.offset());
-                            case "topic" -> r.topic();
-                            default -> null;
-                        };
+                synchronized (batchInFlight) {
+                    if (HOLDS.get() == 0) {     // a snapshot may have begun since the check above
+                        pollBatch(c);
                     }
-                    listener.onEvent(r.value(), trp);
-                    TopicPartition tp = new TopicPartition(r.topic(), r.partition());
-                    state.positions.put(key(tp), r.offset() + 1);
-                    batch.put(tp, r.offset() + 1);
-                }
-                if (!persistenceEnabled && !batch.isEmpty()) {
-                    Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
-                    batch.forEach((tp, off) -> offsets.put(tp, new OffsetAndMetadata(off)));
-                    KafkaBridgeSink.flushAll();  // what the batch produced is written before it counts as consumed
-                    c.commitSync(offsets);
                 }
             }
         } catch (WakeupException | InterruptedException e) {
@@ -202,6 +209,33 @@ public class KafkaBridgeSource extends Source<KafkaBridgeSource.OffsetState> {
             Runtime.getRuntime().halt(70);
         } finally {
             c.close(Duration.ofSeconds(5));
+        }
+    }
+
+    /** One poll's records into the app; without persistence, their offsets committed after it. */
+    private void pollBatch(KafkaConsumer<String, String> c) {
+        Map<TopicPartition, Long> batch = new HashMap<>();
+        for (ConsumerRecord<String, String> r : c.poll(Duration.ofMillis(100))) {
+            Object[] trp = new Object[trpNames.length];
+            for (int i = 0; i < trpNames.length; i++) {
+                trp[i] = switch (trpNames[i]) {
+                    case "key" -> r.key();
+                    case "partition" -> String.valueOf(r.partition());
+                    case "offset" -> String.valueOf(r.offset());
+                    case "topic" -> r.topic();
+                    default -> null;
+                };
+            }
+            listener.onEvent(r.value(), trp);
+            TopicPartition tp = new TopicPartition(r.topic(), r.partition());
+            state.positions.put(key(tp), r.offset() + 1);
+            batch.put(tp, r.offset() + 1);
+        }
+        if (!persistenceEnabled && !batch.isEmpty()) {
+            Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
+            batch.forEach((tp, off) -> offsets.put(tp, new OffsetAndMetadata(off)));
+            KafkaBridgeSink.flushAll();  // what the batch produced is written before it counts as consumed
+            c.commitSync(offsets);
         }
     }
 

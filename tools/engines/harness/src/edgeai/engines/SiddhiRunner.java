@@ -21,6 +21,7 @@ import com.sun.net.httpserver.HttpServer;
 import io.siddhi.core.SiddhiAppRuntime;
 import io.siddhi.core.SiddhiManager;
 import io.siddhi.core.util.persistence.FileSystemPersistenceStore;
+import io.siddhi.core.util.snapshot.PersistenceReference;
 
 /**
  * The tests' Siddhi runner: the real Siddhi engine (siddhi-core from Maven Central) running every
@@ -141,11 +142,21 @@ public final class SiddhiRunner {
         Thread.currentThread().join();
     }
 
+    /** Snapshot the app with the Kafka sources held between batches (KafkaBridgeSource.holdAll says why). */
+    static PersistenceReference persist(SiddhiAppRuntime r) {
+        KafkaBridgeSource.holdAll();
+        try {
+            return r.persist();     // the snapshot is taken here; the returned future only writes it out
+        } finally {
+            KafkaBridgeSource.releaseAll();
+        }
+    }
+
     /** Persist every app, then flush what the sinks hold and commit the offsets the snapshots captured. */
     static void persistAll(List<SiddhiAppRuntime> runtimes) {
         try {
             for (SiddhiAppRuntime r : runtimes) {
-                r.persist().getFuture().get();
+                persist(r).getFuture().get();
             }
             KafkaBridgeSink.flushAll();
             for (KafkaBridgeSource s : KafkaBridgeSource.LIVE) {
@@ -170,7 +181,7 @@ public final class SiddhiRunner {
             for (SiddhiAppRuntime r : runtimes) {
                 if (r.getName().equals(parts[2])) {
                     try {
-                        io.siddhi.core.util.snapshot.PersistenceReference ref = r.persist();
+                        PersistenceReference ref = persist(r);
                         ref.getFuture().get();
                         persistAll(List.of());   // flush sinks, commit the snapshot's offsets
                         reply(exchange, 200, "{\"revision\":\"" + ref.getRevision() + "\"}");
