@@ -101,8 +101,8 @@ def cmd_cluster_status(args: argparse.Namespace) -> int:
 
 @_reported
 def cmd_up(args: argparse.Namespace) -> int:
-    from edgeai import access, deploy
-    from edgeai.cluster.kube import Kubectl
+    from edgeai import access
+    from edgeai.gitops import local as gitops_local
     from edgeai.images import site as site_images
     from edgeai.render import render_site
 
@@ -118,6 +118,14 @@ def cmd_up(args: argparse.Namespace) -> int:
             log(f"warning: no build definition for {ref}: its pods cannot start on this site")
         pin = site_images.pinned_registry(env)
     only = set(args.release) if args.release else None
+    with gitops_local.automated_sync_paused(info, site, log):
+        return _deploy_and_hand_over(args, env, site, info, exposed, only, pin, log)
+
+
+def _deploy_and_hand_over(args, env, site, info, exposed, only, pin, log) -> int:
+    from edgeai import access, deploy
+    from edgeai.cluster.kube import Kubectl
+
     outcomes = deploy.deploy(env, site, info, timeout=args.timeout, log=log, only=only, pin_registry=pin)
     rows = deploy.status_rows(Kubectl(info.kubeconfig), outcomes)
     sys.stdout.write(deploy.table(rows))

@@ -8,7 +8,10 @@ NetworkPolicies, its core install, the AppProject and the root Application.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from edgeai import site_objects
@@ -63,6 +66,37 @@ def synced_revision(kubectl: Kubectl, site: Site) -> tuple[str, str, str] | None
     status = app.get("status", {})
     return (status.get("sync", {}).get("revision", ""), status.get("sync", {}).get("status", ""),
             status.get("health", {}).get("status", ""))
+
+
+@contextlib.contextmanager
+def automated_sync_paused(info, site: Site, log=print) -> Iterator[None]:
+    """While `edgeai up` runs helm on a site Argo CD already syncs: until the new commit is served (its
+    last step), Argo CD's self-heal would revert each upgraded object to the commit it serves, and the
+    releases would never become ready. Resumed by the hand-over's root Application, else on the way out."""
+    if info.provider != "kind":
+        yield
+        return
+    kubectl = Kubectl(info.kubeconfig)
+    app = root_application(kubectl, site)
+    automated = (app or {}).get("spec", {}).get("syncPolicy", {}).get("automated")
+    if automated is None:
+        yield
+        return
+    name = argocd.root_application_name(site)
+
+    def set_automated(value) -> None:
+        kubectl.run("patch", "applications.argoproj.io", "-n", argocd.NAMESPACE, name, "--type", "merge",
+                    "-p", json.dumps({"spec": {"syncPolicy": {"automated": value}}}))
+
+    set_automated(None)
+    log(f"gitops: {name}'s automated sync paused while helm upgrades the site")
+    try:
+        yield
+    finally:
+        now = root_application(kubectl, site)
+        if now and now.get("spec", {}).get("syncPolicy", {}).get("automated") is None:
+            set_automated(automated)   # no hand-over re-applied it (a release failed, --no-gitops, --release)
+            log(f"gitops: {name}'s automated sync resumed at the commit it serves")
 
 
 def install(env: Environment, site: Site, info, log=print, wait: bool = True) -> str | None:
