@@ -7,7 +7,7 @@
 #   ~/.cache/edgeai/engines/mlserver-<v>/venv     MLServer + runtimes, and onnxruntime/skl2onnx for the Triton check (PyPI)
 #   ~/.cache/edgeai/tools/promtool/<v>/bin        promtool built from the Prometheus Go module of the chart's Prometheus
 #   ~/.cache/edgeai/tools/alertmanager/<v>/bin    alertmanager + amtool built from the Go module of the chart's Alertmanager
-#   Debian packages                               redis-server, nginx, curl (when missing)
+#   Debian packages                               redis-server, nginx, curl, mosquitto (+ its plugin headers, gcc) (when missing)
 #
 # Usage: bash scripts/install-engines.sh [all|kafka|siddhi|mlserver|promtool|alertmanager|apt]...   (default: all)
 # $EDGEAI_CACHE moves the cache (as for scripts/bootstrap-tools.sh).
@@ -16,7 +16,7 @@ set -euo pipefail
 # The engines' versions are pinned in scripts/tool-versions.env with the other tools.
 # shellcheck source=tool-versions.env
 source "$(dirname "${BASH_SOURCE[0]}")/tool-versions.env"
-DEBIAN_PACKAGES="redis-server nginx curl"
+DEBIAN_PACKAGES="redis-server nginx curl mosquitto mosquitto-dev libmosquitto-dev gcc"
 # ---------------------------------------------------------------------------------------------
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

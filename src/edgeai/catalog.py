@@ -49,6 +49,9 @@ COMPONENTS: dict[str, Component] = {c.name: c for c in (
               cloud_egress=True),                               # fetches model artifacts
     Component("gateway", "gateway", "edgeai-gateway", needs=("model-serving",)),
     Component("siddhi", "siddhi", "edgeai-siddhi", needs=("kafka", "gateway", "redis")),
+    # Device ingest (MQTT broker + the bridge into Kafka; HTTP through the gateway's /v1/events route):
+    # only on the sites whose environment or site file declares components.ingest.
+    Component("ingest", "ingest", "edgeai-ingest", needs=("kafka",)),
 )}
 
 CHARTS = tuple(sorted({c.chart for c in COMPONENTS.values()}))
@@ -67,6 +70,7 @@ class SiteSecret:
     keys: tuple[str, ...]
     components: tuple[str, ...]
     type: str = "Opaque"
+    only_with: str | None = None   # created only on sites running this component
 
 
 SITE_SECRETS: tuple[SiteSecret, ...] = (
@@ -79,10 +83,23 @@ SITE_SECRETS: tuple[SiteSecret, ...] = (
     SiteSecret("gateway-api-keys", ("keys", "internal-keys"), ("gateway",)),
     # The certificate of the gateway's external (TLS) listeners; on a site whose gateway values enable
     # tls.certManager, cert-manager issues it instead and the stack leaves it alone.
-    SiteSecret("gateway-tls", ("tls.crt", "tls.key"), ("gateway",), type="kubernetes.io/tls"),
+    # The MQTT broker of the ingest chart serves the same certificate.
+    SiteSecret("gateway-tls", ("tls.crt", "tls.key"), ("gateway", "ingest"), type="kubernetes.io/tls"),
     SiteSecret("cep-api-key", ("key",), ("siddhi",)),           # the CEP's internal key
+    # Devices' keys, "<key> [<device>]" lines: the gateway's ingest route (HTTPS, bearer key) and the
+    # MQTT broker (username <device>, password <key>) authenticate devices with them; and the
+    # password of the ingest bridge's own MQTT user.
+    SiteSecret("ingest-devices", ("devices",), ("gateway", "ingest"), only_with="ingest"),
+    SiteSecret("ingest-bridge", ("password",), ("ingest",)),
+    # Kafka's external (SASL_SSL) listener for devices: its server certificate, and the SCRAM users'
+    # passwords ("<name> <password>" lines) the topics Job creates the site file's users with.
+    SiteSecret("kafka-external-tls", ("tls.crt", "tls.key"), ("kafka",), type="kubernetes.io/tls"),
+    SiteSecret("kafka-external-users", ("users",), ("kafka",)),
     SiteSecret("model-storage", ("rclone.conf",), ("model-serving",)),
     SiteSecret("redis-snapshot-storage", ("rclone.conf",), ("redis",)),
+    # The password of Redis' read-only ACL user of the query API (charts/redis `query`): redis-server
+    # creates the user with it, the query pods log in with it.
+    SiteSecret("redis-query-auth", ("password",), ("redis",)),
     # Users of a site's own Elasticsearch (file realm, created at its start) and of Kibana.
     SiteSecret("elasticsearch-credentials",
                ("elastic-password", "kibana-password", "log-writer-password", "metrics-password"), ("logging",)),
@@ -97,7 +114,8 @@ def site_secret_type(name: str) -> str:
 
 def site_secret_copies(components: set[str] | frozenset[str]) -> list[tuple[str, SiteSecret]]:
     """(namespace, secret) of every Secret copy a site with these components gets."""
-    return [(COMPONENTS[c].namespace, s) for s in SITE_SECRETS for c in s.components if c in components]
+    return [(COMPONENTS[c].namespace, s) for s in SITE_SECRETS for c in s.components
+            if c in components and (s.only_with is None or s.only_with in components)]
 
 
 # Frameworks served by each inference server (the model-serving chart maps them the same way).

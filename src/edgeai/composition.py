@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from edgeai import paths
 from edgeai.catalog import COMPONENTS, Component, service_host
 from edgeai.layers import Layer, deep_merge
 
@@ -63,8 +64,23 @@ def components_of(env: Environment, site: Site) -> list[Component]:
             continue
         if c.per_model and not env.placed_models(site):
             continue
+        if c.name == "ingest" and not declares(env, site, "ingest"):
+            continue
         out.append(c)
     return out
+
+
+def declares(env: Environment, site: Site, component: str) -> bool:
+    """Whether the environment or the site file has a `components.<component>` block (opt-in components)."""
+    return any(component in (f.data.get("components") or {}) for f in (env.file, site.file))
+
+
+def ingest_values(env: Environment, site: Site) -> dict[str, Any]:
+    """The ingest release's values as the chart sees them (chart defaults, platform, environment, site):
+    the gateway's /v1/events route follows its topics and per-device HTTP limit."""
+    defaults = yaml.safe_load((paths.ROOT / "charts" / "ingest" / "values.yaml").read_text())
+    return deep_merge(defaults, platform()["components"].get("ingest", {}),
+                      *(Layer(f, ("components", "ingest")).values for f in (env.file, site.file)))
 
 
 def _global(env: Environment, site: Site) -> dict[str, Any]:
@@ -92,11 +108,27 @@ def _network_policy(env: Environment, site: Site, component: Component,
         callees = sorted({c.namespace for c in present if c.name != "monitoring"})
     else:
         callees = sorted({COMPONENTS[n].namespace for n in component.needs if n in names})
+    if component.name == "gateway" and query_api_enabled(env, site):
+        # The route /v1/query/ to the query API; its own policy admits the gateway on its port only.
+        callees = sorted({*callees, COMPONENTS["redis"].namespace})
+    if component.name in ("gateway", "ingest") and "ingest" in names and ingest_values(env, site)["http"]["enabled"]:
+        # The gateway's /v1/events route to the ingest bridge (HTTP devices).
+        if component.name == "gateway":
+            callees = sorted({*callees, COMPONENTS["ingest"].namespace})
+        else:
+            callers = sorted({*callers, COMPONENTS["gateway"].namespace})
     cidrs = list(env.cloud.get("egressCIDRs", [])) if component.cloud_egress else []
     if component.api_client and site.file.data.get("apiServerCIDR"):
         cidrs.append(site.file.data["apiServerCIDR"])
     return {"enabled": True, "ingressNamespaces": sorted(set(callers)),
             "egressNamespaces": callees, "egressCIDRs": cidrs}
+
+
+def query_api_enabled(env: Environment, site: Site) -> bool:
+    """Whether the site's redis release runs the query API (charts/redis `query.enabled`, as layered)."""
+    values = deep_merge(platform()["components"].get("redis", {}),
+                        *(Layer(f, ("components", "redis")).values for f in (env.file, site.file)))
+    return bool((values.get("query") or {}).get("enabled"))
 
 
 def _derived(env: Environment, site: Site, component: Component, present: list[Component],
@@ -123,8 +155,21 @@ def _derived(env: Environment, site: Site, component: Component, present: list[C
             values["autoscaling"] = {"maxReplicas": max(model.replicas, gpu_slots)}
     elif name == "gateway":
         values["routes"] = [_route(m) for m in env.placed_models(site)]
+        if query_api_enabled(env, site):
+            values["query"] = {"service": service_host("redis", "redis-query")}
+        if any(c.name == "ingest" for c in present) and (ingest := ingest_values(env, site))["http"]["enabled"]:
+            values["ingest"] = {"enabled": True, "service": service_host("ingest"), "topics": ingest["topics"],
+                                "perDevice": ingest["http"]["perDevice"]}
         if site.node_count > 1:  # stateless entry point of every model call: survive a node (EAI-REL-007)
             values["replicas"] = 2
+    elif name == "ingest":
+        values["kafka"] = {"bootstrapServers": f"{service_host('kafka')}:9092"}
+    elif name == "redis":
+        names = {c.name for c in present}
+        # The query API (when on): its port for the gateway, its metrics for Prometheus, nobody else.
+        values["query"] = {
+            "ingressNamespaces": [COMPONENTS["gateway"].namespace] if "gateway" in names else [],
+            "metricsNamespaces": [COMPONENTS["monitoring"].namespace] if "monitoring" in names else []}
     elif name == "siddhi":
         values["kafka"] = {"bootstrapServers": f"{service_host('kafka')}:9092"}
         values["inference"] = {"url": f"http://{service_host('gateway')}:8080"}

@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from edgeai import gateway_tls, helm, paths, site_objects, tools
+from edgeai import gateway_tls, helm, kafka_external, paths, site_objects, tools
 from edgeai.cluster.kube import Kubectl
 from edgeai.cluster.state import ClusterInfo, private_values
 from edgeai.composition import Release, compose
@@ -142,17 +142,21 @@ def site_secrets_file(info: ClusterInfo) -> Path:
     return info.dir / "site-secrets.json"
 
 
-def site_secret_values(info: ClusterInfo) -> dict[str, str]:
+def site_secret_values(info: ClusterInfo, releases: list[Release] | None = None) -> dict[str, str]:
     """The stack's secret config keys, random per cluster, in <state>/site-secrets.json (0600); the
-    gateway's certificate from the cluster's own CA (edgeai.gateway_tls), not a random string."""
-    keys = [k for k in site_objects.secret_keys() if k not in gateway_tls.CONFIG_KEYS]
-    return {**private_values(site_secrets_file(info), keys), **gateway_tls.ensure(info.dir)}
+    gateway's certificate from the cluster's own CA (edgeai.gateway_tls), not a random string; Kafka's
+    external listener's certificate (same CA) and its users' passwords (edgeai.kafka_external)."""
+    made = (*gateway_tls.CONFIG_KEYS, *kafka_external.CONFIG_KEYS)
+    keys = [k for k in site_objects.secret_keys() if k not in made]
+    kafka = next((r.values for r in releases or [] if r.component == "kafka"), None)
+    return {**private_values(site_secrets_file(info), keys), **gateway_tls.ensure(info.dir),
+            **kafka_external.ensure(info.dir, kafka)}
 
 
 def apply_site_objects(kubectl: Kubectl, env: Environment, site: Site, releases: list[Release],
                        info: ClusterInfo) -> None:
     endpoint = env.cloud.get("objectStoreEndpoint") or LOCAL_OBJECT_STORE
-    objects = site_objects.site_objects(env, site, releases, site_secret_values(info), endpoint)
+    objects = site_objects.site_objects(env, site, releases, site_secret_values(info, releases), endpoint)
     # Namespaces first, in their own apply: the namespaced objects need them to exist.
     kubectl.apply([o for o in objects if o["kind"] == "Namespace"])
     kubectl.apply([o for o in objects if o["kind"] != "Namespace"])

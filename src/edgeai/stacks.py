@@ -111,6 +111,8 @@ _OBJECT_STORE = (
 
 SITE_CONFIG: tuple[ConfigKey, ...] = (
     ConfigKey("redisPassword", "Redis AUTH password (Secret redis-auth in edgeai-redis and edgeai-siddhi)"),
+    ConfigKey("redisQueryPassword", "password of Redis' read-only user edgeai-query of the query API "
+              "(Secret redis-query-auth in edgeai-redis)"),
     ConfigKey("grafanaAdminPassword", "Grafana admin password (Secret grafana-admin)"),
     ConfigKey("gatewayApiKeys", "API keys of the gateway's clients, one per line: <key> [<caller> [<models>]] "
               "(Secret gateway-api-keys)",
@@ -123,6 +125,20 @@ SITE_CONFIG: tuple[ConfigKey, ...] = (
     ConfigKey("cepApiKey", "the CEP's API key for the gateway, an internal key with its own rate limit "
               "(Secrets cep-api-key in edgeai-siddhi, gateway-api-keys/internal-keys)",
               example='"$(openssl rand -hex 24)"'),
+    ConfigKey("ingestDeviceKeys", "devices' keys, one '<key> [<device>]' line per device: the bearer key of the "
+              "gateway's /v1/events route and the MQTT password of user <device> (Secrets ingest-devices in "
+              "edgeai-gateway and edgeai-ingest; used on sites that declare components.ingest)",
+              example='"$(cat ingest-devices.txt)"'),
+    ConfigKey("ingestBridgePassword", "MQTT password of the ingest bridge's user ingest-bridge (Secret ingest-bridge)",
+              example='"$(openssl rand -hex 24)"'),
+    ConfigKey("kafkaExternalTlsCert", "PEM certificate (chain) of Kafka's external SASL_SSL listener, naming "
+              "the site's external.advertisedHosts (Secret kafka-external-tls)",
+              example='"$(cat kafka-external.crt)"'),
+    ConfigKey("kafkaExternalTlsKey", "PEM private key (PKCS#8, unencrypted) of that certificate "
+              "(Secret kafka-external-tls)", example='"$(cat kafka-external.key)"'),
+    ConfigKey("kafkaExternalUsers", "passwords of the SCRAM users of Kafka's external listener, one "
+              "'<name> <password>' line per user the site file declares (Secret kafka-external-users)",
+              example='"$(cat kafka-external-users.txt)"'),
     ConfigKey("kafkaMirrorPassword", "SCRAM password of the site's user (named after the site) on the cloud "
               "Kafka that MirrorMaker 2 writes to (Secret kafka-mirror-target)"),
     ConfigKey("logWriterPassword", "password of the Elasticsearch user edgeai_log_writer the log agent writes "

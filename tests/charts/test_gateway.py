@@ -645,3 +645,32 @@ def test_real_nginx_routes_grpc_by_model_header_and_answers_grpc_errors(tmp_path
             if line.startswith("{")
         ]
     assert f"127.0.0.2:{upstream}" in upstreams
+
+
+# --- the query API route (charts/redis `query`) --------------------------------------------------
+
+QUERY = {"query": {"service": "redis-query.edgeai-redis.svc"}}
+
+
+def test_query_route_exists_only_with_a_service_and_is_guarded_like_the_models():
+    assert "/v1/query/" not in nginx_conf()
+    conf = nginx_conf(QUERY)
+    route = location(conf, "/v1/query/")
+    assert 'set $edgeai_model "@query";' in route
+    assert 'set $edgeai_query_host "redis-query.edgeai-redis.svc.cluster.local";' in route
+    assert "auth_request /_edgeai/auth;" in route and "limit_req zone=edgeai_clients" in route
+    assert "proxy_pass http://$edgeai_query_host:8080;" in route
+    assert "error_page 403 = @edgeai_query_403;" in route
+    # the plain in-cluster listener and the TLS one share the server block that holds the route
+    assert "/v1/query/" in server(conf, "8080")
+
+
+def test_init_script_grants_the_query_api_by_at_query_and_refuses_other_at_grants(tmp_path):
+    script = config_of(render_gateway())["render-includes.sh"]
+    keys = f"{API_KEY} dashboard @query\nkey-0123456789abcdef ops iris,@query\n"
+    result = run_render_includes(script, tmp_path, keys)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out" / "api-grants.map").read_text().splitlines() == [
+        '"dashboard:@query" 1;', '"ops:@query" 1;', '"ops:iris" 1;']
+    bad = run_render_includes(script, tmp_path, f"{API_KEY} dashboard @admin\n")
+    assert bad.returncode == 1 and "unknown @ grant" in bad.stderr

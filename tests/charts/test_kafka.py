@@ -309,6 +309,89 @@ def test_mirror_maker_needs_a_target() -> None:
         kafka({"mirrorMaker": {"enabled": True}})
 
 
+# --- external listener (devices over SASL_SSL, SCRAM users, quotas) ---------------------------
+
+EXTERNAL = {"external": {"enabled": True, "service": {"type": "NodePort", "nodePort": 30093},
+                         "advertisedHosts": ["192.0.2.10"], "quota": {"requestPercentage": 50},
+                         "users": [{"name": "line-3-plc", "quota": {"producerByteRate": 65536}},
+                                   {"name": "gw-7"}]},
+            "networkPolicy": {"exposedTo": ["192.0.2.0/24"]}}
+
+
+def test_external_listener_is_sasl_ssl_with_scram_and_pem_from_the_secret() -> None:
+    objects = kafka({**THREE_NODES, **EXTERNAL})
+    props = server_properties(objects)
+    assert props["listeners"] == "CLIENT://:9092,CONTROLLER://:9093,EXTERNAL://:9094"
+    assert props["listener.security.protocol.map"] == "CLIENT:PLAINTEXT,CONTROLLER:PLAINTEXT,EXTERNAL:SASL_SSL"
+    assert props["inter.broker.listener.name"] == "CLIENT"
+    assert props["listener.name.external.sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
+    assert props["listener.name.external.ssl.keystore.type"] == "PEM"
+    start = find(objects, "ConfigMap", "kafka")[0]["data"]["start.sh"]
+    # Each broker advertises the node address at its own node port.
+    assert 'external_advertised=("192.0.2.10:30093" "192.0.2.10:30094" "192.0.2.10:30095")' in start
+    assert "EXTERNAL://${external_advertised[$ordinal]}" in start
+    c = statefulset(objects)["spec"]["template"]["spec"]["containers"][0]
+    assert env_of(c)["KAFKA_EXTERNAL_TLS_KEY"] == {"secretKeyRef": {"name": "kafka-external-tls", "key": "tls.key"}}
+    assert {"name": "external", "containerPort": 9094} in c["ports"]
+    # One Service per broker, selecting its pod, on consecutive node ports.
+    for i in range(3):
+        (svc,) = find(objects, "Service", f"kafka-external-{i}")
+        assert svc["spec"]["type"] == "NodePort"
+        assert svc["spec"]["selector"]["statefulset.kubernetes.io/pod-name"] == f"kafka-{i}"
+        assert svc["spec"]["ports"] == [{"name": "sasl-ssl", "port": 9094, "targetPort": "external",
+                                         "protocol": "TCP", "nodePort": 30093 + i}]
+    # The broker's NetworkPolicy admits 9094 from the declared networks only.
+    (policy,) = find(objects, "NetworkPolicy", "kafka-broker")
+    exposed = [r for r in policy["spec"]["ingress"] if any("ipBlock" in f for f in r["from"])]
+    assert exposed == [{"from": [{"ipBlock": {"cidr": "192.0.2.0/24"}}], "ports": [{"protocol": "TCP", "port": 9094}]}]
+
+
+def test_external_users_and_quotas_come_from_values_passwords_from_the_secret() -> None:
+    objects = kafka(EXTERNAL)
+    script = find(objects, "ConfigMap", "kafka-topics")[0]["data"]["topics.sh"]
+    assert 'ensure_user "line-3-plc" "producer_byte_rate=65536,request_percentage=50" "consumer_byte_rate"' in script
+    assert 'ensure_user "gw-7" "request_percentage=50" "producer_byte_rate,consumer_byte_rate"' in script
+    assert "--add-config-file /tmp/scram.properties" in script
+    (job,) = find(objects, "Job", "kafka-topics")
+    c = job["spec"]["template"]["spec"]["containers"][0]
+    assert env_of(c)["KAFKA_EXTERNAL_USERS"] == {"secretKeyRef": {"name": "kafka-external-users", "key": "users"}}
+    assert not find(objects, "Secret")
+
+
+def test_external_off_renders_nothing_of_it() -> None:
+    objects = kafka()
+    assert "EXTERNAL" not in find(objects, "ConfigMap", "kafka")[0]["data"]["server.properties"]
+    assert not [o for o in objects if o["metadata"]["name"].startswith("kafka-external")]
+    assert "ensure_user" not in find(objects, "ConfigMap", "kafka-topics")[0]["data"]["topics.sh"]
+
+
+def test_external_load_balancer_advertises_one_host_per_broker() -> None:
+    ext = {**EXTERNAL["external"], "service": {"type": "LoadBalancer", "port": 9093},
+           "advertisedHosts": ["k0.site.example", "k1.site.example", "k2.site.example"]}
+    objects = kafka({**THREE_NODES, **EXTERNAL, "external": ext})
+    start = find(objects, "ConfigMap", "kafka")[0]["data"]["start.sh"]
+    assert 'external_advertised=("k0.site.example:9093" "k1.site.example:9093" "k2.site.example:9093")' in start
+    (svc,) = find(objects, "Service", "kafka-external-2")
+    assert svc["spec"]["type"] == "LoadBalancer" and "nodePort" not in svc["spec"]["ports"][0]
+
+
+@pytest.mark.parametrize(("external", "match"), [
+    ({"advertisedHosts": []}, "external.advertisedHosts"),
+    ({"service": {"type": "NodePort"}}, "needs external.service.nodePort"),
+    ({"service": {"type": "LoadBalancer"}}, "one address per broker"),
+    ({"advertisedHosts": ["a", "b"]}, "2 entries for 3 brokers"),
+    ({"users": [{"name": "x"}, {"name": "x"}]}, "declared twice"),
+])
+def test_external_misconfigurations_fail_the_render(external, match) -> None:
+    with pytest.raises(helm.HelmError, match=match):
+        kafka({**THREE_NODES, **EXTERNAL, "external": {**EXTERNAL["external"], **external}})
+
+
+def test_external_needs_exposed_to() -> None:
+    with pytest.raises(helm.HelmError, match="exposedTo"):
+        kafka({"external": EXTERNAL["external"]})
+
+
 # --- schema ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("values", [

@@ -338,7 +338,7 @@ def test_promtool_accepts_the_rendered_prometheus_config(tmp_path) -> None:
 
 def test_dashboards_are_valid_json_with_prometheus_panels() -> None:
     assert {d.name for d in DASHBOARDS} == {"kafka-lag.json", "inference.json",
-                                            "cep-throughput.json", "redis.json"}
+                                            "cep-throughput.json", "redis.json", "query-api.json"}
     uids = set()
     for path in DASHBOARDS:
         dashboard = json.loads(path.read_text())
@@ -364,6 +364,9 @@ def test_dashboards_query_the_metrics_the_alerts_use() -> None:
     assert "kafka_consumergroup_lag" in metrics_of("kafka-lag.json")
     assert "kafka_consumergroup_current_offset" in metrics_of("cep-throughput.json")
     assert "redis_up" in metrics_of("redis.json")
+    # The query API's gauges (tests/realengines/test_query_api_engine.py scrapes them from the real service).
+    assert {"edgeai_sensor_aggregate", "edgeai_sensor_prediction_score", "edgeai_query_redis_up"} <= \
+        metrics_of("query-api.json")
 
 
 def test_grafana_provisions_the_prometheus_datasource_and_every_dashboard() -> None:

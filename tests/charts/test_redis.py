@@ -290,3 +290,70 @@ def test_real_redis_server_runs_the_rendered_config_as_primary_and_replica(tmp_p
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait(timeout=10)
+
+
+# --- the query API (query.enabled) -------------------------------------------------------------
+
+QUERY = {"query": {"enabled": True, "ingressNamespaces": ["edgeai-gateway"],
+                   "metricsNamespaces": ["edgeai-monitoring"]}}
+
+
+def test_query_api_is_off_by_default() -> None:
+    objects = redis()
+    assert not [o for o in objects if o["metadata"]["name"] == "redis-query"]
+    assert "REDIS_QUERY_PASSWORD" not in env_of(container(objects, "redis", "redis"))
+
+
+def test_query_api_reads_with_a_read_only_acl_user_whose_password_is_never_rendered() -> None:
+    objects = redis(QUERY)
+    ref = {"secretKeyRef": {"name": "redis-query-auth", "key": "password"}}
+    assert env_of(container(objects, "redis", "redis"))["REDIS_QUERY_PASSWORD"] == ref
+    start = find(objects, "ConfigMap", "redis")[0]["data"]["start.sh"]
+    # Only a SHA-256 of the password reaches redis-server's command line; the user may PING, SCAN and
+    # HGETALL the CEP's two tables, nothing else.
+    assert '''hash=$(printf '%s' "$REDIS_QUERY_PASSWORD" | sha256sum''' in start
+    assert ('''--user edgeai-query on "#$hash" resetkeys \\\n'''
+            """    '%R~sensor_aggregates:*' '%R~sensor_predictions:*' resetchannels -@all +ping +scan +hgetall\n"""
+            in start)
+    (dep,) = find(objects, "Deployment", "redis-query")
+    (c,) = dep["spec"]["template"]["spec"]["containers"]
+    env = env_of(c)
+    assert env["REDIS_PASSWORD"] == ref and env["REDIS_USERNAME"] == "edgeai-query"
+    assert env["REDIS_HOST"] == f"redis.{NS}.svc"
+    assert c["image"] == "ghcr.io/edgeai-platform/siddhi-runner:5.1.21"
+    assert "edgeai.engines.RedisQueryApi" in c["command"][-1]
+    assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert c["livenessProbe"]["httpGet"]["path"] == "/livez"
+    assert find(objects, "Secret") == []
+    assert_restricted(objects)
+    assert_requests_and_limits(objects)
+    # With replicas it reads from them, like the snapshot.
+    env = env_of(find(redis({**QUERY, **REPLICAS}), "Deployment", "redis-query")[0]
+                 ["spec"]["template"]["spec"]["containers"][0])
+    assert env["REDIS_HOST"] == f"redis-replicas.{NS}.svc"
+    with pytest.raises(helm.HelmError, match="query.enabled needs auth.enabled"):
+        redis({**QUERY, "auth": {"enabled": False}})
+
+
+def test_query_api_network_policy_admits_the_gateway_and_prometheus_and_reaches_only_redis() -> None:
+    (policy,) = find(redis(QUERY), "NetworkPolicy", "redis-query")
+    ingress = policy["spec"]["ingress"]
+    assert [([f["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for f in r["from"]],
+             [p["port"] for p in r["ports"]]) for r in ingress] == [
+        (["edgeai-gateway"], [8080]), (["edgeai-monitoring"], [9122])]
+    dns, store = policy["spec"]["egress"]
+    assert dns["to"][0]["podSelector"]["matchLabels"] == {"k8s-app": "kube-dns"}
+    assert store == {"to": [{"podSelector": {"matchLabels": {
+        "app.kubernetes.io/name": "redis", "app.kubernetes.io/instance": "redis",
+        "app.kubernetes.io/component": "server"}}}], "ports": [{"protocol": "TCP", "port": 6379}]}
+    (svc,) = find(redis(QUERY), "Service", "redis-query")
+    assert [p["port"] for p in svc["spec"]["ports"]] == [8080]
+
+
+def test_query_api_runs_the_siddhi_runner_image_the_siddhi_chart_runs() -> None:
+    """RedisQueryApi ships in the siddhi-runner image (tools/engines/harness): the two charts must name
+    the same image, or the query API would run another build of the harness than the CEP."""
+    import yaml
+    redis_image = yaml.safe_load((paths.CHARTS / "redis" / "values.yaml").read_text())["query"]["image"]
+    siddhi_image = yaml.safe_load((paths.CHARTS / "siddhi" / "values.yaml").read_text())["image"]
+    assert redis_image == siddhi_image

@@ -15,6 +15,7 @@ import sys
 
 import pytest
 
+from tests.e2e import realtime_site as rt
 from tests.e2e.kindsite import KindSite, deploy_local_site
 
 pytestmark = pytest.mark.e2e
@@ -33,3 +34,14 @@ def site() -> KindSite:
     yield found
     if created and not os.environ.get("EDGEAI_E2E_KEEP"):
         found.down()
+
+
+@pytest.fixture
+def receiver(site: KindSite):
+    """The example alert receivers' webhook sink (namespace edgeai-alert-receiver, the URLs of
+    environments/local), started once Alertmanager is Ready, removed after the test."""
+    site.kubectl.run("wait", "-n", "edgeai-monitoring", "--for=condition=Ready", "pod/monitoring-alertmanager-0",
+                     "--timeout=180s", timeout=200)
+    rt.start_receiver(site)
+    yield
+    rt.stop_receiver(site)

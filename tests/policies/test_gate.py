@@ -1,8 +1,9 @@
 """The gate end to end on a copy of the `local` environment: violations, waivers, outputs, exit codes.
 
-The copy drops what the shipped `local` adds for a developer's machine (its component overrides, such
-as the gateway on a node port, and the waivers that go with them), so each test starts from one plain
-clean site and adds exactly the overrides and waivers it is about.
+The copy drops what the shipped `local` adds for a developer's machine (its component overrides in the
+environment and site files, such as the gateway and Kafka's device listener on node ports, and the
+waivers that go with them), so each test starts from one plain clean site and adds exactly the
+overrides and waivers it is about.
 """
 
 from __future__ import annotations
@@ -33,6 +34,11 @@ def root(tmp_path: Path) -> Path:
     for key in ("components", "waivers"):
         config.pop(key, None)
     env_file.write_text(header + "\n" + yaml.safe_dump(config, sort_keys=False))
+    for site_file in (tmp_path / "local" / "sites").glob("*.yaml"):
+        header, _, _ = site_file.read_text().partition("\n")
+        config = yaml.safe_load(site_file.read_text())
+        config.pop("components", None)
+        site_file.write_text(header + "\n" + yaml.safe_dump(config, sort_keys=False))
     return tmp_path
 
 

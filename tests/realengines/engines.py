@@ -476,6 +476,13 @@ class KafkaCluster:
     controller_ports: list[int] = field(default_factory=list)
     nodes: list[Proc] = field(default_factory=list)
     topics_job: subprocess.CompletedProcess[str] | None = None   # the last run of run_topics_job()
+    # The external SASL_SSL listener, when the site turns it on (external.enabled): one loopback port per
+    # broker, the Secrets' contents (kafka-external-tls from the cluster CA code edgeai up uses,
+    # kafka-external-users with a password per declared user) and the CA file clients trust.
+    external_ports: list[int] = field(default_factory=list)
+    external_users: dict[str, str] = field(default_factory=dict)
+    external_tls: dict[str, str] = field(default_factory=dict)
+    ca_file: str = ""
 
     @property
     def namespace(self) -> str:
@@ -498,10 +505,43 @@ class KafkaCluster:
         shared_file(path, config_map(self.objects, "kafka")["log4j2.properties"])
         return {"/etc/kafka/edgeai/log4j2.properties": str(path)}
 
+    @property
+    def external(self) -> bool:
+        return "EXTERNAL://" in config_map(self.objects, "kafka")["server.properties"]
+
+    @property
+    def external_bootstrap(self) -> str:
+        return ",".join(f"127.0.0.1:{p}" for p in self.external_ports)
+
+    def external_client(self, user: str, password: str | None = None) -> dict[str, str]:
+        """Client properties of a device on the external listener (TLS with the CA, SCRAM-SHA-512)."""
+        pw = self.external_users[user] if password is None else password
+        return {"security.protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512",
+                "sasl.jaas.config": "org.apache.kafka.common.security.scram.ScramLoginModule required "
+                                    f'username="{user}" password="{pw}";',
+                "ssl.truststore.type": "PEM", "ssl.truststore.location": self.ca_file}
+
+    def _prepare_external(self) -> None:
+        from edgeai import kafka_external
+        release = {"brokers": self.brokers, "external": {"enabled": True, "users": [
+            {"name": n} for n in self.declared_external_users()]}}
+        values = kafka_external.ensure(self.root / "state", release)
+        self.external_tls = {"KAFKA_EXTERNAL_TLS_CERT": values["kafkaExternalTlsCert"],
+                             "KAFKA_EXTERNAL_TLS_KEY": values["kafkaExternalTlsKey"]}
+        self.external_users = dict(line.split(" ", 1) for line in values["kafkaExternalUsers"].splitlines())
+        self.ca_file = str(self.root / "state" / "gateway-tls" / "ca.crt")
+
+    def declared_external_users(self) -> list[str]:
+        script = config_map(self.objects, "kafka-topics")["topics.sh"]
+        return [line.split('"')[1] for line in script.splitlines() if line.strip().startswith("ensure_user \"")]
+
     def start(self, timeout: float = 120) -> KafkaCluster:
         n = self.brokers
         self.client_ports = [free_port() for _ in range(n)]
         self.controller_ports = [free_port() for _ in range(n)]
+        if self.external:
+            self.external_ports = [free_port() for _ in range(n)]
+            self._prepare_external()
         for i in range(n):
             self.nodes.append(self._start_node(i))
         for i, node in enumerate(self.nodes):
@@ -524,7 +564,8 @@ class KafkaCluster:
             ("listeners=CLIENT://:9092,CONTROLLER://:9093",
              f"listeners=CLIENT://127.0.0.1:{self.client_ports[i]},CONTROLLER://127.0.0.1:{self.controller_ports[i]}"),
             ("log.dirs=/var/lib/kafka/data/logs", f"log.dirs={node}/data/logs"),
-        ], "server.properties")
+        ] + ([(",EXTERNAL://:9094\n", f",EXTERNAL://127.0.0.1:{self.external_ports[i]}\n")] if self.external else []),
+            "server.properties")
         (node / "server.properties").write_text(props)
         start = adapt(data["start.sh"], [
             ("/etc/kafka/edgeai/server.properties", str(node / "server.properties")),
@@ -533,15 +574,22 @@ class KafkaCluster:
              f"CLIENT://127.0.0.1:{self.client_ports[i]}"),
             ("/opt/kafka/bin/", f"{kafka_bin(self.root)}/"),
         ], "start.sh")
+        if self.external:   # the advertised node ports become the loopback ports of the brokers
+            line = next(x for x in start.splitlines() if x.strip().startswith("external_advertised=("))
+            start = adapt(start, {line: "external_advertised=(" + " ".join(
+                f'"127.0.0.1:{p}"' for p in self.external_ports) + ")"}, "start.sh")
         (node / "start.sh").write_text(start)
         c = container(self.objects, "StatefulSet", "kafka", "kafka")
         rendered = env_values(c)
+        if self.external:
+            assert rendered["KAFKA_EXTERNAL_TLS_KEY"] == {"secretKeyRef": {"name": "kafka-external-tls",
+                                                                          "key": "tls.key"}}
         env = {**self.env(),
                "POD_NAME": f"kafka-{i}", "POD_NAMESPACE": ns,     # the downward API
                "HEADLESS_SERVICE": rendered["HEADLESS_SERVICE"], "KAFKA_CLUSTER_ID": rendered["KAFKA_CLUSTER_ID"],
                "KAFKA_HEAP_OPTS": rendered["KAFKA_HEAP_OPTS"], "EXTRA_ARGS": rendered["EXTRA_ARGS"],
                "LOG_DIR": adapt(rendered["LOG_DIR"], {"/tmp": str(node / "tmp")}),
-               "KAFKA_LOG4J_OPTS": adapt(rendered["KAFKA_LOG4J_OPTS"], self._log4j())}
+               "KAFKA_LOG4J_OPTS": adapt(rendered["KAFKA_LOG4J_OPTS"], self._log4j()), **self.external_tls}
         assert c["command"] == ["/bin/bash", "/etc/kafka/edgeai/start.sh"]
         return self.procs.start(Proc(f"kafka-{i}", ["/bin/bash", str(node / "start.sh")], node / "kafka.log", env))
 
@@ -553,8 +601,12 @@ class KafkaCluster:
 
     def run_topics_job(self, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         """The topics Job's rendered script, against the local brokers."""
+        job_tmp = self.root / "topics-tmp"
+        job_tmp.mkdir(exist_ok=True)
         script = adapt(config_map(self.objects, "kafka-topics")["topics.sh"],
-                       {"/opt/kafka/bin/": f"{kafka_bin(self.root)}/"}, "topics.sh")
+                       {"/opt/kafka/bin/": f"{kafka_bin(self.root)}/",
+                        **({"/tmp/scram.properties": f"{job_tmp}/scram.properties",
+                            "/tmp/users.txt": f"{job_tmp}/users.txt"} if self.external else {})}, "topics.sh")
         path = self.root / "topics.sh"
         path.write_text(script)
         c = container(self.objects, "Job", "kafka-topics", "topics")
@@ -564,6 +616,8 @@ class KafkaCluster:
         log4j.write_text(config_map(self.objects, "kafka-topics")["log4j2.properties"])
         env = {**self.env(), "KAFKA_BOOTSTRAP": self.bootstrap, "KAFKA_HEAP_OPTS": rendered["KAFKA_HEAP_OPTS"],
                "LOG_DIR": str(self.root / "topics-logs"),
+               **({"KAFKA_EXTERNAL_USERS": "".join(f"{u} {p}\n" for u, p in self.external_users.items())}
+                  if self.external else {}),
                "KAFKA_LOG4J_OPTS": adapt(rendered["KAFKA_LOG4J_OPTS"],
                                          {"/etc/kafka/edgeai/log4j2.properties": str(log4j)})}
         proc = subprocess.run(["/bin/bash", str(path)], env=env, capture_output=True, text=True, timeout=timeout,
@@ -576,8 +630,9 @@ class KafkaCluster:
 # --- Redis --------------------------------------------------------------------------------------
 
 def start_redis(objects: list[dict[str, Any]], root: Path, procs: Processes, password: str,
-                port: int | None = None) -> tuple[Proc, int]:
-    """The StatefulSet's redis container: its rendered start.sh and redis.conf."""
+                port: int | None = None, query_password: str | None = None) -> tuple[Proc, int]:
+    """The StatefulSet's redis container: its rendered start.sh and redis.conf; `query_password` is what
+    Secret redis-query-auth gives it when the query API is on (start.sh creates its read-only user)."""
     data = config_map(objects, "redis")
     port = port or free_port()
     root.mkdir(parents=True, exist_ok=True)
@@ -593,6 +648,10 @@ def start_redis(objects: list[dict[str, Any]], root: Path, procs: Processes, pas
     assert c["command"] == ["sh", "/etc/redis/start.sh"]
     assert env_values(c)["REDIS_PASSWORD"] == {"secretKeyRef": {"name": "redis-auth", "key": "password"}}
     env = {"PATH": os.environ["PATH"], "REDIS_PASSWORD": password}
+    if query_password is not None:
+        query_ref = {"secretKeyRef": {"name": "redis-query-auth", "key": "password"}}
+        assert env_values(c)["REDIS_QUERY_PASSWORD"] == query_ref
+        env["REDIS_QUERY_PASSWORD"] = query_password
     proc = procs.start(Proc("redis", ["sh", str(root / "start.sh")], root / "redis.log", env))
     proc.wait_for_port(port, 30)
     return proc, port

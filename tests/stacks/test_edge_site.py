@@ -31,10 +31,16 @@ def expected_secrets(env, site) -> set[tuple[str, str]]:
     wanted = {("redis-auth", "redis"), ("redis-auth", "siddhi"), ("kafka-mirror-target", "kafka"),
               ("grafana-admin", "monitoring"),
               ("gateway-api-keys", "gateway"), ("gateway-tls", "gateway"), ("cep-api-key", "siddhi"),
+              ("kafka-external-tls", "kafka"), ("kafka-external-users", "kafka"),
               ("model-storage", "model-serving"),
-              ("redis-snapshot-storage", "redis"), ("elasticsearch-credentials", "logging"),
-              ("log-agent-elasticsearch", "log-agent")}
-    return {(catalog.COMPONENTS[c].namespace, name) for name, c in wanted if c in present}
+              ("redis-snapshot-storage", "redis"), ("redis-query-auth", "redis"),
+              ("elasticsearch-credentials", "logging"),
+              ("log-agent-elasticsearch", "log-agent"),
+              # device ingest, on the sites that declare it: the gateway's copy of the device keys
+              ("gateway-tls", "ingest"), ("ingest-devices", "ingest"), ("ingest-devices", "gateway"),
+              ("ingest-bridge", "ingest")}
+    return {(catalog.COMPONENTS[c].namespace, name) for name, c in wanted if c in present
+            if not name.startswith("ingest-") or "ingest" in present}   # catalog: only_with="ingest"
 
 
 def test_resource_kinds_and_counts(site_case) -> None:
@@ -150,6 +156,7 @@ def test_secrets_come_from_secret_config_and_stay_secret(site_case) -> None:
         assert "data" not in secret.inputs
     data = {name: s.inputs["stringData"] for (_, name), s in secrets.items()}
     assert data["redis-auth"] == {"password": secret_value(stack, "redisPassword")}
+    assert data["redis-query-auth"] == {"password": secret_value(stack, "redisQueryPassword")}
     assert data["kafka-mirror-target"] == {"username": site.name,
                                            "password": secret_value(stack, "kafkaMirrorPassword")}
     assert data["grafana-admin"] == {"admin-user": "admin",
@@ -163,6 +170,15 @@ def test_secrets_come_from_secret_config_and_stay_secret(site_case) -> None:
                                        "tls.key": secret_value(stack, "gatewayTlsKey")}
         assert {s.inputs.get("type") for (_, name), s in secrets.items() if name == "gateway-tls"} == \
             {"kubernetes.io/tls"}
+    if "kafka-external-tls" in data:   # Kafka's external listener: certificate and SCRAM users
+        assert data["kafka-external-tls"] == {"tls.crt": secret_value(stack, "kafkaExternalTlsCert"),
+                                              "tls.key": secret_value(stack, "kafkaExternalTlsKey")}
+        assert data["kafka-external-users"] == {"users": secret_value(stack, "kafkaExternalUsers")}
+    if "ingest" in {r.component for r in composition.compose(env, site)}:
+        assert data["ingest-devices"] == {"devices": secret_value(stack, "ingestDeviceKeys")}
+        assert data["ingest-bridge"] == {"password": secret_value(stack, "ingestBridgePassword")}
+    else:
+        assert "ingest-devices" not in data, "device keys only where devices send"
     writer = secret_value(stack, "logWriterPassword")
     if "log-agent-elasticsearch" in data:
         logging_values = yaml.safe_load((paths.CHARTS / "logging" / "values.yaml").read_text())

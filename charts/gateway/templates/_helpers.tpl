@@ -6,6 +6,7 @@ Paths shared by the ConfigMap, the init container and nginx.conf.
 {{- define "gateway.apiKeysFile" -}}/etc/nginx/api-keys/keys{{- end -}}
 {{- define "gateway.internalKeysFile" -}}/etc/nginx/api-keys/internal-keys{{- end -}}
 {{- define "gateway.tlsDir" -}}/etc/nginx/tls{{- end -}}
+{{- define "gateway.deviceKeysFile" -}}/etc/nginx/device-keys/devices{{- end -}}
 {{/* "true" when the gateway is exposed outside the cluster (a NodePort or LoadBalancer Service
      gateway-external), whose listeners then serve TLS only; else "". */}}
 {{- define "gateway.external" -}}{{ if ne .Values.service.type "ClusterIP" }}true{{ end }}{{- end -}}

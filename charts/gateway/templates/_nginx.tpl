@@ -34,6 +34,9 @@ location = /_edgeai/auth {
     if ($edgeai_caller = "") {
         return 401;
     }
+    if ($edgeai_key_class = "device") {
+        return 403;
+    }
     if ($edgeai_granted = 0) {
         return 403;
     }
@@ -110,6 +113,9 @@ http {
     # address. A request without a known key counts against its address, which slows key guessing.
     map $edgeai_key_class $edgeai_client_limit_key {
         client "caller:$edgeai_caller";
+{{- if .Values.ingest.enabled }}
+        device "";
+{{- end }}
 {{- if include "gateway.internalKeys" . }}
         internal "";
 {{- end }}
@@ -160,6 +166,20 @@ http {
         default 0;
         include {{ $gen }}/api-grants.map;
     }
+{{- end }}
+
+{{- if .Values.ingest.enabled }}
+{{- if not .Values.auth.enabled }}
+{{- fail "ingest.enabled needs auth.enabled: devices are identified by their keys" }}
+{{- end }}
+
+    # Per-device limit on event ingest (/v1/events/): {{ int .Values.ingest.perDevice.requestsPerSecond }} r/s, burst {{ int .Values.ingest.perDevice.burst }}
+    # per device (its key's name), excess answered 429. Other keys and unknown ones are not counted here.
+    map $edgeai_key_class $edgeai_device_limit_key {
+        device $edgeai_caller;
+        default "";
+    }
+    limit_req_zone $edgeai_device_limit_key zone=edgeai_devices:{{ .Values.ingest.zoneSize }} rate={{ int .Values.ingest.perDevice.requestsPerSecond }}r/s;
 {{- end }}
 
     # Routes: the upstream host of each model for this request (stable or canary).
@@ -242,6 +262,73 @@ http {
             {{- include "gateway.routeGuards" $ | trim | nindent 12 }}
             {{- include "gateway.restErrorPages" $ | nindent 12 }}
             proxy_pass http://${{ .var }}:{{ int $up.httpPort }};
+        }
+{{- end }}
+{{- if .Values.ingest.enabled }}
+{{- $ingestHost := include "gateway.upstreamHost" (dict "host" .Values.ingest.service "clusterDomain" .Values.clusterDomain) }}
+
+        # Device events into Kafka (the ingest chart's bridge): POST a JSON event or an array of events
+        # with a device key; 200 only once Kafka acknowledged them. Only device keys (Secret
+        # {{ .Values.ingest.deviceKeys.existingSecret }}) may send, and device keys may do nothing else.
+        location = /_edgeai/device-auth {
+            internal;
+            if ($edgeai_caller = "") {
+                return 401;
+            }
+            if ($edgeai_key_class != "device") {
+                return 403;
+            }
+            return 204;
+        }
+{{- range .Values.ingest.topics }}
+        location = /v1/events/{{ . }} {
+            limit_req zone=edgeai_devices burst={{ int $.Values.ingest.perDevice.burst }} nodelay;
+{{- if $.Values.rateLimit.enabled }}
+            limit_req zone=edgeai_clients burst={{ int $.Values.rateLimit.burst }} nodelay;
+{{- end }}
+            limit_req_status 429;
+            auth_request /_edgeai/device-auth;
+            error_page 401 = @edgeai_401;
+            error_page 403 = @edgeai_ingest_403;
+            error_page 429 = @edgeai_429;
+            error_page 502 503 504 = @edgeai_ingest_unavailable;
+            set $edgeai_ingest_host "{{ $ingestHost }}";
+            # A location's proxy_set_header replaces the server's: all of them again, the device's name added.
+            proxy_set_header Connection "";
+            proxy_set_header X-Request-ID $request_id;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header Authorization "";
+            proxy_set_header X-Api-Key "";
+            proxy_set_header X-Edgeai-Device $edgeai_caller;
+            proxy_pass http://$edgeai_ingest_host:{{ int $.Values.ingest.port }};
+        }
+{{- end }}
+        location @edgeai_ingest_403 {
+            return 403 '{"error":"only a device key may send events"}\n';
+        }
+        location @edgeai_ingest_unavailable {
+            return 503 '{"error":"ingest unavailable; send the events again"}\n';
+        }
+{{- end }}
+{{- with .Values.query.service }}
+
+        # The real-time query API over Redis (charts/redis `query`): read-only JSON per sensor. A key may
+        # read it when its models are * or include @query (README); same rate limit as model calls.
+        location /v1/query/ {
+            set $edgeai_model "@query";
+            set $edgeai_query_host "{{ include "gateway.upstreamHost" (dict "host" . "clusterDomain" $.Values.clusterDomain) }}";
+            {{- include "gateway.routeGuards" $ | trim | nindent 12 }}
+            error_page 401 = @edgeai_401;
+            error_page 403 = @edgeai_query_403;
+            error_page 429 = @edgeai_429;
+            error_page 502 503 504 = @edgeai_query_unavailable;
+            proxy_pass http://$edgeai_query_host:{{ int $.Values.query.port }};
+        }
+        location @edgeai_query_403 {
+            return 403 '{"error":"this API key may not read the query API"}\n';
+        }
+        location @edgeai_query_unavailable {
+            return 503 '{"error":"query API unavailable"}\n';
         }
 {{- end }}
 

@@ -13,7 +13,10 @@ Key files (Secret gateway-api-keys, keys `keys` and `internal-keys`): one key pe
   key      at least MIN_KEY_LENGTH characters of A-Z a-z 0-9 . _ ~ + / = -
   caller   who holds the key, a-z 0-9 - (default client-<line>, internal-<line>): the rate limit
            counts per caller (a caller's keys share one budget) and the access log names it
-  models   comma-separated model names the key may call, or * (default): any other model gets 403
+  models   comma-separated model names the key may call, or * (default): any other model gets 403;
+           @query in the list (or *) also lets the key read the query API (route /v1/query/)
+Device keys (DEVICE_KEYS_FILE, Secret ingest-devices): `<key> [<device>]`, caller default device-<line>,
+class device: they may only send events (route /v1/events/), never call a model.
 A line of one key, the format before callers existed, is a key for every model. Blank lines and
 lines starting with # are skipped. Errors name the file and line, never a field's value (a key
 typed in the wrong column must not reach the log).
@@ -37,6 +40,7 @@ RESOLV_CONF="${RESOLV_CONF:-/etc/resolv.conf}"
 RESOLVER_VALID="${RESOLVER_VALID:-10s}"
 API_KEYS_FILE="${API_KEYS_FILE:-}"
 INTERNAL_KEYS_FILE="${INTERNAL_KEYS_FILE:-}"
+DEVICE_KEYS_FILE="${DEVICE_KEYS_FILE:-}"
 MIN_KEY_LENGTH="${MIN_KEY_LENGTH:-16}"
 KEYS_ONLY="${KEYS_ONLY:-}"
 
@@ -70,6 +74,7 @@ add_keys() {
     set -- $entry
     case "${1:-#}" in '#'*) continue ;; esac
     [ "$#" -le 3 ] || refuse "more than three fields (key, caller, models)"
+    [ "$class" != device ] || [ "$#" -le 2 ] || refuse "more than two fields (key, device)"
     key=$1
     caller=${2:-$class-$line}
     models=${3:-*}
@@ -82,13 +87,19 @@ add_keys() {
     esac
     [ "${#caller}" -le 63 ] || refuse "the caller is longer than 63 characters"
     printf '"~^%s$" "%s:%s";\n' "$(printf '%s' "$key" | sed 's/[.+]/\\&/g')" "$class" "$caller" >> "$keys_tmp"
-    if [ "$models" = "*" ]; then
+    if [ "$class" = device ]; then
+      :   # a device key grants no model: only the ingest route (/v1/events/), which checks the class
+    elif [ "$models" = "*" ]; then
       printf '"~^%s:" 1;\n' "$caller" >> "$grants_tmp"
     else
       case "$models" in
-        ,*|*,|*,,*|*[!a-z0-9,-]*) refuse "the models are not * or a comma-separated list of model names" ;;
+        ,*|*,|*,,*|*[!a-z0-9,@-]*) refuse "the models are not * or a comma-separated list of model names" ;;
       esac
       for model in $(printf '%s' "$models" | tr ',' ' '); do
+        case "$model" in
+          @query) ;;   # the query API (route /v1/query/), not a model
+          *@*) refuse "the models list has an unknown @ grant (only @query, the query API)" ;;
+        esac
         printf '"%s:%s" 1;\n' "$caller" "$model" >> "$grants_tmp"
       done
     fi
@@ -108,12 +119,17 @@ if [ -n "$API_KEYS_FILE" ]; then
     add_keys "$INTERNAL_KEYS_FILE" internal
     internal=$n
   fi
+  devices=0
+  if [ -n "$DEVICE_KEYS_FILE" ]; then
+    add_keys "$DEVICE_KEYS_FILE" device
+    devices=$n
+  fi
   # nginx refuses a map with the same string twice (two keys of one caller granting one model).
   sort -u "$grants_tmp" > "$grants_tmp.sorted"
   mv "$grants_tmp.sorted" "$OUT_DIR/api-grants.map"
   rm -f "$grants_tmp"
   mv "$keys_tmp" "$OUT_DIR/api-keys.map"
-  echo "gateway: $clients API key(s) and $internal internal key(s) loaded"
+  echo "gateway: $clients API key(s) and $internal internal key(s) loaded, $devices device key(s)"
   if [ $((clients + internal)) -eq 0 ]; then
     echo "gateway: WARNING: no API key in $API_KEYS_FILE; every model request gets 401" >&2
   fi

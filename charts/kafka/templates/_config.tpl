@@ -36,12 +36,22 @@ server.properties: |
   controller.quorum.voters={{ include "kafka.quorumVoters" . }}
   controller.listener.names=CONTROLLER
   ############################# Listeners #############################
-  listeners=CLIENT://:{{ include "kafka.clientPort" . }},CONTROLLER://:{{ include "kafka.controllerPort" . }}
-  listener.security.protocol.map=CLIENT:{{ $protocol }},CONTROLLER:PLAINTEXT
+  listeners=CLIENT://:{{ include "kafka.clientPort" . }},CONTROLLER://:{{ include "kafka.controllerPort" . }}{{ if .Values.external.enabled }},EXTERNAL://:{{ include "kafka.externalPort" . }}{{ end }}
+  listener.security.protocol.map=CLIENT:{{ $protocol }},CONTROLLER:PLAINTEXT{{ if .Values.external.enabled }},EXTERNAL:SASL_SSL{{ end }}
   inter.broker.listener.name=CLIENT
   {{- if .Values.auth.enabled }}
   sasl.enabled.mechanisms=PLAIN
   sasl.mechanism.inter.broker.protocol=PLAIN
+  {{- end }}
+  {{- if .Values.external.enabled }}
+  # Devices and producers outside the cluster: TLS (certificate and key from the Secret
+  # {{ .Values.external.tlsSecret }}, added by start.sh) and SASL/SCRAM-SHA-512 users that the topics
+  # Job creates from external.users; their quotas throttle (delay) them, nothing is dropped.
+  listener.name.external.sasl.enabled.mechanisms=SCRAM-SHA-512
+  listener.name.external.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+  listener.name.external.ssl.keystore.type=PEM
+  listener.name.external.ssl.client.auth=none
+  listener.name.external.ssl.enabled.protocols=TLSv1.3,TLSv1.2
   {{- end }}
   ############################# Storage #############################
   log.dirs=/var/lib/kafka/data/logs
@@ -73,12 +83,27 @@ start.sh: |
   umask 077
   ordinal="${POD_NAME##*-}"
   conf=/tmp/kafka/server.properties
+  {{- if .Values.external.enabled }}
+  # What clients outside the cluster connect to, per broker ordinal (external.advertisedHosts, the Service's ports).
+  external_advertised=({{ range $i := until (int .Values.brokers) }}{{ if $i }} {{ end }}"{{ include "kafka.externalAdvertised" (dict "ctx" $ "i" $i) }}"{{ end }})
+  if [ -z "${KAFKA_EXTERNAL_TLS_CERT:-}" ] || [ -z "${KAFKA_EXTERNAL_TLS_KEY:-}" ]; then
+    echo "the external listener needs tls.crt and tls.key in Secret {{ .Values.external.tlsSecret }}" >&2
+    exit 1
+  fi
+  {{- end }}
   mkdir -p /tmp/kafka "$LOG_DIR"
   {
     cat /etc/kafka/edgeai/server.properties
     echo "############################# Per node (start.sh) #############################"
     echo "node.id=${ordinal}"
+    {{- if .Values.external.enabled }}
+    echo "advertised.listeners=CLIENT://${POD_NAME}.${HEADLESS_SERVICE}.${POD_NAMESPACE}.svc:{{ include "kafka.clientPort" . }},EXTERNAL://${external_advertised[$ordinal]}"
+    # PEM values on one line: Kafka reads the blocks between the BEGIN/END markers, whitespace aside.
+    echo "listener.name.external.ssl.keystore.certificate.chain=$(printf '%s' "$KAFKA_EXTERNAL_TLS_CERT" | tr '\n' ' ')"
+    echo "listener.name.external.ssl.keystore.key=$(printf '%s' "$KAFKA_EXTERNAL_TLS_KEY" | tr '\n' ' ')"
+    {{- else }}
     echo "advertised.listeners=CLIENT://${POD_NAME}.${HEADLESS_SERVICE}.${POD_NAMESPACE}.svc:{{ include "kafka.clientPort" . }}"
+    {{- end }}
     if [ -n "${KAFKA_SASL_USERNAME:-}" ]; then
       echo "listener.name.client.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\"${KAFKA_SASL_USERNAME}\" password=\"${KAFKA_SASL_PASSWORD}\" user_${KAFKA_SASL_USERNAME}=\"${KAFKA_SASL_PASSWORD}\";"
     fi
@@ -128,6 +153,75 @@ topics.sh: |
   ensure_topic {{ .name | quote }} {{ int .partitions }} "min.insync.replicas={{ $isr }}{{ with .retentionHours }},retention.ms={{ mul (int .) 3600000 }}{{ end }}"
   {{- end }}
   echo "topics ready"
+  {{- if .Values.external.enabled }}
+  # The external listener's SCRAM users (external.users; passwords from the Secret
+  # {{ .Values.external.usersSecret }}, never in a rendered object) and their client quotas. Users and
+  # quotas the site file no longer declares are removed, so deleting a device from it revokes it.
+  configs=(/opt/kafka/bin/kafka-configs.sh --bootstrap-server "$bootstrap" "${client[@]}")
+  declare -A passwords=()
+  while read -r name password _; do
+    case "$name" in ""|"#"*) continue ;; esac
+    passwords["$name"]="$password"
+  done <<< "${KAFKA_EXTERNAL_USERS:-}"
+  declare -A declared=()
+  # What the brokers hold now ("... for user-principal '<name>' are <key>=<value>, ..." lines).
+  "${configs[@]}" --describe --entity-type users > /tmp/users.txt
+  # Delete the keys a user has of these, one at a time (kafka-configs refuses a list with an unset key).
+  drop_configs() {
+    local name="$1" key
+    IFS=',' read -ra keys <<< "$2"
+    for key in "${keys[@]}"; do
+      if grep -q "user-principal '$name' are .*$key=" /tmp/users.txt; then
+        "${configs[@]}" --alter --entity-type users --entity-name "$name" --delete-config "$key" >/dev/null
+      fi
+    done
+  }
+  ensure_user() {
+    local name="$1" quota="$2" unset="$3"
+    local password="${passwords[$name]:-}"
+    if [ -z "$password" ]; then
+      echo "external user $name (external.users) has no password in Secret {{ .Values.external.usersSecret }} (key users: one '<name> <password>' line per user)" >&2
+      exit 1
+    fi
+    if ! [[ "$password" =~ ^[A-Za-z0-9._~+/-]{16,}$ ]]; then
+      echo "the password of external user $name in Secret {{ .Values.external.usersSecret }} must be 16 or more of A-Z a-z 0-9 . _ ~ + / -" >&2
+      exit 1
+    fi
+    declared["$name"]=1
+    # From a file (mode 0600 under umask 077; a properties file: no brackets around the value), so the
+    # password is on no command line; the tool's output is masked, as it repeats the value on an error.
+    printf 'SCRAM-SHA-512=iterations=8192,password=%s\n' "$password" > /tmp/scram.properties
+    local out
+    if ! out=$("${configs[@]}" --alter --entity-type users --entity-name "$name" --add-config-file /tmp/scram.properties 2>&1); then
+      rm -f /tmp/scram.properties
+      echo "creating external user $name failed: ${out//"$password"/<password>}" >&2
+      exit 1
+    fi
+    rm -f /tmp/scram.properties
+    if [ -n "$quota" ]; then
+      "${configs[@]}" --alter --entity-type users --entity-name "$name" --add-config "$quota"
+    fi
+    drop_configs "$name" "$unset"
+    echo "external user $name ready${quota:+ (quota $quota)}"
+  }
+  {{- range .Values.external.users }}
+  {{- $quota := include "kafka.userQuota" (dict "ctx" $ "user" .) }}
+  {{- $unset := list }}
+  {{- range $key := list "producer_byte_rate" "consumer_byte_rate" "request_percentage" }}
+  {{- if not (contains (printf "%s=" $key) $quota) }}{{ $unset = append $unset $key }}{{ end }}
+  {{- end }}
+  ensure_user {{ .name | quote }} {{ $quota | quote }} {{ join "," $unset | quote }}
+  {{- end }}
+  # Revoke the SCRAM users no longer declared (credentials and quotas); quotas of principals without
+  # SCRAM credentials (e.g. the internal listener's user) are not this Job's.
+  while read -r user; do
+    if [ -z "${declared[$user]:-}" ]; then
+      drop_configs "$user" SCRAM-SHA-512,producer_byte_rate,consumer_byte_rate,request_percentage
+      echo "external user $user removed (no longer declared)"
+    fi
+  done < <(sed -n "s/^SCRAM credential configs for user-principal '\([^']*\)' are .*$/\1/p" /tmp/users.txt | sort -u)
+  echo "external users ready"
+  {{- end }}
 {{ include "kafka.log4jData" . }}
 {{- end -}}
 

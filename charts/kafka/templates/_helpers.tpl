@@ -7,6 +7,18 @@ come from the edgeai-common library.
 {{- define "kafka.controllerPort" -}}9093{{- end -}}
 {{- define "kafka.exporterPort" -}}9308{{- end -}}
 {{- define "kafka.mirrorMakerPort" -}}8083{{- end -}}
+{{- define "kafka.externalPort" -}}9094{{- end -}}
+
+{{/* "host:port" clients outside the cluster are told to use for broker <i>: (dict "ctx" $ "i" 0).
+     One advertised host for all brokers (a NodePort answers on every node) or one per broker;
+     the port is nodePort + i on a NodePort Service, service.port on a LoadBalancer. */}}
+{{- define "kafka.externalAdvertised" -}}
+{{- $ext := .ctx.Values.external -}}
+{{- $hosts := $ext.advertisedHosts -}}
+{{- $host := ternary (first $hosts) (index $hosts (min .i (sub (len $hosts) 1))) (eq (len $hosts) 1) -}}
+{{- $port := ternary (add (int $ext.service.nodePort) .i) (int $ext.service.port) (eq $ext.service.type "NodePort") -}}
+{{- printf "%s:%d" $host (int $port) -}}
+{{- end -}}
 
 {{- define "kafka.headlessName" -}}
 {{- printf "%s-headless" (include "edgeai.fullname" .) | trunc 63 | trimSuffix "-" -}}
@@ -100,6 +112,29 @@ come from the edgeai-common library.
 {{- if and .Values.mirrorMaker.enabled (not .Values.mirrorMaker.targetBootstrap) -}}
 {{- fail "kafka: mirrorMaker.enabled needs mirrorMaker.targetBootstrap (host:port of the cloud Kafka)" -}}
 {{- end -}}
+{{- with .Values.external -}}
+{{- if .enabled -}}
+{{- if not .advertisedHosts -}}
+{{- fail "kafka: external.enabled needs external.advertisedHosts: the address devices reach the brokers at (127.0.0.1 through kind's port mapping, a node address, a load balancer name)" -}}
+{{- end -}}
+{{- if and (gt (len .advertisedHosts) 1) (ne (len .advertisedHosts) $brokers) -}}
+{{- fail (printf "kafka: external.advertisedHosts has %d entries for %d brokers: give one for all brokers or one per broker" (len .advertisedHosts) $brokers) -}}
+{{- end -}}
+{{- if and (eq .service.type "NodePort") (not .service.nodePort) -}}
+{{- fail "kafka: external.service.type NodePort needs external.service.nodePort (broker i listens on nodePort + i): the advertised port must be known when the brokers start" -}}
+{{- end -}}
+{{- if and (eq .service.type "LoadBalancer") (gt $brokers 1) (eq (len .advertisedHosts) 1) -}}
+{{- fail "kafka: external.service.type LoadBalancer gives every broker a load balancer of its own: external.advertisedHosts needs one address per broker" -}}
+{{- end -}}
+{{- $users := dict -}}
+{{- range .users -}}
+{{- if hasKey $users .name -}}
+{{- fail (printf "kafka: external user %q is declared twice in external.users" .name) -}}
+{{- end -}}
+{{- $_ := set $users .name true -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- if and .Values.mirrorMaker.enabled (eq (include "kafka.sourceAlias" .) .Values.mirrorMaker.targetAlias) -}}
 {{- fail "kafka: mirrorMaker.sourceAlias and mirrorMaker.targetAlias must differ" -}}
 {{- end -}}
@@ -117,6 +152,34 @@ come from the edgeai-common library.
     secretKeyRef:
       name: {{ .Values.auth.existingSecret }}
       key: password
+{{- end -}}
+
+{{/* The external listener's certificate and key (PEM), for start.sh to put into the broker's config. */}}
+{{- define "kafka.externalTlsEnv" -}}
+- name: KAFKA_EXTERNAL_TLS_CERT
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.external.tlsSecret }}
+      key: tls.crt
+- name: KAFKA_EXTERNAL_TLS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.external.tlsSecret }}
+      key: tls.key
+{{- end -}}
+
+{{/* Quota of one external user as kafka-configs' key=value list: (dict "ctx" $ "user" $u).
+     external.quota is every user's default; the user's own quota overrides it key by key. */}}
+{{- define "kafka.userQuota" -}}
+{{- $q := merge (deepCopy (.user.quota | default dict)) (deepCopy (.ctx.Values.external.quota | default dict)) -}}
+{{- $out := list -}}
+{{- range $k, $key := dict "producerByteRate" "producer_byte_rate" "consumerByteRate" "consumer_byte_rate" "requestPercentage" "request_percentage" -}}
+{{- if hasKey $q $k -}}
+{{- $v := get $q $k -}}
+{{- $out = append $out (printf "%s=%v" $key (ternary (int64 $v) $v (eq (float64 $v) (float64 (int64 $v))))) -}}
+{{- end -}}
+{{- end -}}
+{{- join "," $out -}}
 {{- end -}}
 
 {{/* Environment every container running the image's Kafka scripts needs. */}}

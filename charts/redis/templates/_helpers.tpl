@@ -52,7 +52,28 @@ edgeai.io/redis-role: {{ .role }}
 {{- end }}
 {{- end -}}
 
+{{/* The query API's ACL user password (server: to create the user; query pods: to log in). */}}
+{{/* (dict "ctx" $ "name" "ENV_NAME") */}}
+{{- define "redis.queryAuthEnv" -}}
+{{- if .ctx.Values.query.enabled -}}
+- name: {{ .name }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ .ctx.Values.query.auth.existingSecret }}
+      key: {{ .ctx.Values.query.auth.passwordKey }}
+{{- end }}
+{{- end -}}
+
+{{- define "redis.queryPort" -}}8080{{- end -}}
+{{- define "redis.queryMetricsPort" -}}9122{{- end -}}
+{{- define "redis.queryName" -}}
+{{- include "edgeai.componentName" (dict "ctx" . "component" "query") -}}
+{{- end -}}
+
 {{- define "redis.validate" -}}
+{{- if and .Values.query.enabled (not .Values.auth.enabled) -}}
+{{- fail "redis: query.enabled needs auth.enabled (the query API's read-only ACL user stands beside the password-protected default user)" -}}
+{{- end -}}
 {{- if and .Values.snapshotSync.enabled (not .Values.snapshotSync.destination) -}}
 {{- fail "redis: snapshotSync.enabled needs snapshotSync.destination (an rclone \"remote:bucket/path\")" -}}
 {{- end -}}
@@ -94,6 +115,13 @@ start.sh: |
   set -- /etc/redis/redis.conf
   if [ -n "${REDIS_PASSWORD:-}" ]; then
     set -- "$@" --requirepass "$REDIS_PASSWORD" --masterauth "$REDIS_PASSWORD"
+  fi
+  # The query API's read-only ACL user (query.enabled): PING, SCAN and HGETALL on the CEP's tables,
+  # nothing else. Its password is passed as its SHA-256, never in clear on the command line.
+  if [ -n "${REDIS_QUERY_PASSWORD:-}" ]; then
+    hash=$(printf '%s' "$REDIS_QUERY_PASSWORD" | sha256sum | cut -d' ' -f1)
+    set -- "$@" --user {{ .Values.query.auth.username }} on "#$hash" resetkeys \
+      {{ range (list .Values.query.tables.aggregates .Values.query.tables.predictions) }}'%R~{{ . }}:*' {{ end }}resetchannels -@all +ping +scan +hgetall
   fi
   if [ -n "${REDIS_PRIMARY_HOST:-}" ]; then
     set -- "$@" --replicaof "$REDIS_PRIMARY_HOST" {{ include "redis.port" . }}

@@ -53,6 +53,7 @@ spec:
           env:
             {{- include "redis.authEnv" $ | nindent 12 }}
             {{- include "redis.cliAuthEnv" $ | nindent 12 }}
+            {{- include "redis.queryAuthEnv" (dict "ctx" $ "name" "REDIS_QUERY_PASSWORD") | nindent 12 }}
             {{- if eq .role "replica" }}
             - name: REDIS_PRIMARY_HOST
               value: {{ include "redis.primaryHost" $ }}

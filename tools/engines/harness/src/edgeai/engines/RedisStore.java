@@ -76,6 +76,11 @@ public class RedisStore extends AbstractRecordTable {
     }
 
     private String key(Object pkValue) {
+        return rowKey(table, pkValue);
+    }
+
+    /** The key of one row: `<table.name>:<primary key value>`. RedisQueryApi reads rows by it. */
+    static String rowKey(String table, Object pkValue) {
         return table + ":" + pkValue;
     }
 
