@@ -26,7 +26,7 @@ class Exposed:
 
     @property
     def url(self) -> str:
-        scheme = {"grpc": "", "grpcs": "", "https": "https://", "mqtts": "mqtts://"}.get(self.port, "http://")
+        scheme = {"grpc": "", "grpcs": "", "https": "https://", "sasl-ssl": "", "mqtts": "mqtts://"}.get(self.port, "http://")
         return f"{scheme}{HOST}:{self.node_port}"
 
 
