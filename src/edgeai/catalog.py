@@ -58,7 +58,7 @@ CHARTS = tuple(sorted({c.chart for c in COMPONENTS.values()}))
 LIBRARY_CHART = "edgeai-common"
 
 # Kafka topics of the data path (ingest -> CEP -> alerts/aggregates).
-TOPICS = ("sensor-events", "predictions", "alerts", "aggregates")
+TOPICS = ("sensor-events", "predictions", "predictions-low-confidence", "alerts", "aggregates")
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,12 @@ def platform() -> dict[str, Any]:
     return yaml.safe_load(resources.files("edgeai").joinpath("platform.yaml").read_text())
 
 
+@functools.cache
+def chart_defaults(chart: str) -> dict[str, Any]:
+    """A chart's values.yaml (deep_merge copies it: the cached dict is never changed)."""
+    return yaml.safe_load((paths.CHARTS / chart / "values.yaml").read_text())
+
+
 def settings() -> dict[str, Any]:
     return platform()["settings"]
 
@@ -75,12 +81,12 @@ def declares(env: Environment, site: Site, component: str) -> bool:
     return any(component in (f.data.get("components") or {}) for f in (env.file, site.file))
 
 
-def ingest_values(env: Environment, site: Site) -> dict[str, Any]:
-    """The ingest release's values as the chart sees them (chart defaults, platform, environment, site):
-    the gateway's /v1/events route follows its topics and per-device HTTP limit."""
-    defaults = yaml.safe_load((paths.ROOT / "charts" / "ingest" / "values.yaml").read_text())
-    return deep_merge(defaults, platform()["components"].get("ingest", {}),
-                      *(Layer(f, ("components", "ingest")).values for f in (env.file, site.file)))
+def chosen_values(env: Environment, site: Site, component: str) -> dict[str, Any]:
+    """A component's values as its chart sees them before derivation (chart defaults, platform,
+    environment, site): what another release's derived values follow, e.g. the gateway's /v1/events
+    route follows the ingest's topics and per-device HTTP limit."""
+    return deep_merge(chart_defaults(COMPONENTS[component].chart), platform()["components"].get(component, {}),
+                      *(Layer(f, ("components", component)).values for f in (env.file, site.file)))
 
 
 def _global(env: Environment, site: Site) -> dict[str, Any]:
@@ -111,7 +117,8 @@ def _network_policy(env: Environment, site: Site, component: Component,
     if component.name == "gateway" and query_api_enabled(env, site):
         # The route /v1/query/ to the query API; its own policy admits the gateway on its port only.
         callees = sorted({*callees, COMPONENTS["redis"].namespace})
-    if component.name in ("gateway", "ingest") and "ingest" in names and ingest_values(env, site)["http"]["enabled"]:
+    if (component.name in ("gateway", "ingest") and "ingest" in names
+            and chosen_values(env, site, "ingest")["http"]["enabled"]):
         # The gateway's /v1/events route to the ingest bridge (HTTP devices).
         if component.name == "gateway":
             callees = sorted({*callees, COMPONENTS["ingest"].namespace})
@@ -126,9 +133,7 @@ def _network_policy(env: Environment, site: Site, component: Component,
 
 def query_api_enabled(env: Environment, site: Site) -> bool:
     """Whether the site's redis release runs the query API (charts/redis `query.enabled`, as layered)."""
-    values = deep_merge(platform()["components"].get("redis", {}),
-                        *(Layer(f, ("components", "redis")).values for f in (env.file, site.file)))
-    return bool((values.get("query") or {}).get("enabled"))
+    return bool(chosen_values(env, site, "redis")["query"]["enabled"])
 
 
 def _derived(env: Environment, site: Site, component: Component, present: list[Component],
@@ -157,7 +162,8 @@ def _derived(env: Environment, site: Site, component: Component, present: list[C
         values["routes"] = [_route(m) for m in env.placed_models(site)]
         if query_api_enabled(env, site):
             values["query"] = {"service": service_host("redis", "redis-query")}
-        if any(c.name == "ingest" for c in present) and (ingest := ingest_values(env, site))["http"]["enabled"]:
+        ingest = chosen_values(env, site, "ingest")
+        if any(c.name == "ingest" for c in present) and ingest["http"]["enabled"]:
             values["ingest"] = {"enabled": True, "service": service_host("ingest"), "topics": ingest["topics"],
                                 "perDevice": ingest["http"]["perDevice"]}
         if site.node_count > 1:  # stateless entry point of every model call: survive a node (EAI-REL-007)
@@ -173,8 +179,16 @@ def _derived(env: Environment, site: Site, component: Component, present: list[C
     elif name == "siddhi":
         values["kafka"] = {"bootstrapServers": f"{service_host('kafka')}:9092"}
         values["inference"] = {"url": f"http://{service_host('gateway')}:8080"}
+        scored = chosen_values(env, site, "siddhi")["inference"]["model"]
+        for m in env.placed_models(site):
+            if m.name == scored and "lowConfidenceThreshold" in (m.file.data.get("retrain") or {}):
+                values["inference"]["lowConfidenceThreshold"] = m.file.data["retrain"]["lowConfidenceThreshold"]
     elif name == "monitoring":
         values["scrapeNamespaces"] = sorted(c.namespace for c in present)
+        drifting = [m for m in env.placed_models(site) if m.file.data.get("drift")]
+        if drifting:
+            values["modelDrift"] = {"models": [{"name": m.name, "threshold": m.file.data["drift"].get("threshold", 0.2),
+                                                "reference": m.file.data["drift"]["reference"]} for m in drifting]}
         if cloud.get("prometheusRemoteWrite"):
             values["remoteWrite"] = {"url": cloud["prometheusRemoteWrite"]}
     elif name == "log-agent":

@@ -10,6 +10,15 @@ import sys
 EXIT_OK, EXIT_VIOLATIONS, EXIT_INPUT = 0, 1, 2
 
 
+def _registry(args: argparse.Namespace):
+    from edgeai.models import promote
+    from edgeai.retrain import registry
+    try:
+        return registry.client(args.tracking_uri)
+    except registry.RegistryError as err:
+        raise promote.PromoteError(str(err)) from None
+
+
 def cmd_promote(args: argparse.Namespace) -> int:
     from edgeai.models import promote
 
@@ -18,13 +27,12 @@ def cmd_promote(args: argparse.Namespace) -> int:
         if args.complete or args.rollback:
             if args.version or args.weight is not None:
                 raise promote.PromoteError("--complete and --rollback take neither --version nor --weight")
-            change = promote.plan_end(root, args.env, args.model, complete=args.complete)
+            # Completing a registered canary reads its training distribution from the registry.
+            client = (_registry(args) if args.complete and promote.canary_version(root, args.env, args.model)
+                      else None)
+            change = promote.plan_end(root, args.env, args.model, complete=args.complete, client=client)
         else:
-            from edgeai.retrain import registry
-            try:
-                client = registry.client(args.tracking_uri)
-            except registry.RegistryError as err:
-                raise promote.PromoteError(str(err)) from None
+            client = _registry(args)
             weight = promote.DEFAULT_WEIGHT if args.weight is None else args.weight
             change = promote.plan_canary(root, args.env, args.model, args.version, weight, client,
                                          args.artifacts_destination)

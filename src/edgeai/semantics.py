@@ -41,7 +41,7 @@ def check_names(env: Environment, sites: dict[Path, YamlFile | None],
 
 
 def check(env: Environment) -> list[Problem]:
-    problems = _check_placement(env) + _check_gitops(env) + _check_kubernetes_version(env)
+    problems = _check_placement(env) + _check_gitops(env) + _check_kubernetes_version(env) + _check_drift(env)
     for site in env.sites.values():
         problems += _check_kafka(env, site) + _check_cep_model(env, site)
     return problems
@@ -63,6 +63,18 @@ def _check_placement(env: Environment) -> list[Problem]:
                 ("gpu",), f"needs {model.gpu} GPU(s) per replica but the sites of its regions have at "
                 f"most {most} per node, so it runs nowhere",
                 "add a GPU site to one of its regions, add a GPU region, or lower gpu"))
+    return problems
+
+
+def _check_drift(env: Environment) -> list[Problem]:
+    """A drift reference is a distribution: shares that add up to 1 (rounding aside)."""
+    problems = []
+    for model in env.models.values():
+        reference = (model.file.data.get("drift") or {}).get("reference")
+        if reference and abs(sum(reference) - 1) > 0.01:
+            problems.append(model.file.problem(
+                ("drift", "reference"), f"the shares add up to {sum(reference):g}, not 1",
+                "copy the distribution the registry recorded, as edgeai models promote --complete writes it"))
     return problems
 
 

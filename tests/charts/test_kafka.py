@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from edgeai import helm, paths
+from edgeai import catalog, helm, paths
 from tests.charts.conftest import assert_requests_and_limits, assert_restricted, find, pod_specs, render
 
 NS = "edgeai-kafka"
 THREE_NODES = {"global": {"nodeCount": 3}, "brokers": 3}
-PLATFORM_TOPICS = {"sensor-events", "predictions", "alerts", "aggregates"}
+PLATFORM_TOPICS = set(catalog.TOPICS)
 INTERNAL_RF_KEYS = ("default.replication.factor", "offsets.topic.replication.factor",
                     "transaction.state.log.replication.factor",
                     "share.coordinator.state.topic.replication.factor")
@@ -294,7 +294,7 @@ def test_mirror_maker_replicates_platform_topics_to_the_cloud() -> None:
     assert props["cloud.bootstrap.servers"] == "kafka.cloud.example:9093"
     assert props["fra-store-001->cloud.enabled"] == "true"
     assert props["cloud->fra-store-001.enabled"] == "false"
-    assert props["fra-store-001->cloud.topics"] == "sensor-events|predictions|alerts|aggregates"
+    assert props["fra-store-001->cloud.topics"] == "|".join(catalog.TOPICS)
     assert props["cloud.security.protocol"] == "SASL_SSL"
     assert "jaas" not in data["mirror-maker.properties"]  # credentials are added at start from env
     (dep,) = find(objects, "Deployment", "kafka-mirror-maker")

@@ -36,7 +36,7 @@ SITE_NAMESPACES = ["edgeai-kafka", "edgeai-redis", "edgeai-models", "edgeai-gate
                    "edgeai-siddhi", "edgeai-monitoring"]
 REQUIRED_ALERTS = {"KafkaConsumerLagHigh", "InferenceLatencyHigh", "ModelServerDown",
                    "CEPThroughputLow", "CEPThroughputStalled", "RedisDown", "TargetDown",
-                   "PrometheusRemoteWriteFailing"}
+                   "PrometheusRemoteWriteFailing", "ModelPredictionDrift"}
 # A string that must never reach rendered output (stands for a password a user might try to pass).
 CANARY = "s3cr3t-canary-value"
 
@@ -261,7 +261,7 @@ def test_alerts_use_the_exporters_real_metric_names() -> None:
 
 def test_promtool_unit_tests_cover_every_alert_firing_and_quiet() -> None:
     spec = yaml.safe_load(RULES_TEST.read_text())
-    assert spec["rule_files"] == ["../rules/edgeai.rules.yaml"]
+    assert spec["rule_files"] == ["../rules/edgeai.rules.yaml", "model-drift.rules.yaml"]
     assert (RULES_TEST.parent / spec["rule_files"][0]).resolve() == RULES_FILE.resolve()
     fired, quiet = set(), set()
     for test in spec["tests"]:
@@ -273,6 +273,20 @@ def test_promtool_unit_tests_cover_every_alert_firing_and_quiet() -> None:
     alerts = {r["alert"] for r in rules() if "alert" in r}
     assert fired == alerts
     assert quiet == alerts
+
+
+def test_the_drift_unit_tests_run_on_the_references_the_chart_renders() -> None:
+    """rules.test.yaml's drift cases read model-drift.rules.yaml: it must be what the chart renders from
+    model-drift.values.yaml, so the tests check the shipped template, not a hand-written copy."""
+    values = yaml.safe_load((RULES_TEST.parent / "model-drift.values.yaml").read_text())
+    rendered = find(monitoring(values), "ConfigMap", "monitoring-prometheus-rules")[0]["data"]
+    fixture = (RULES_TEST.parent / "model-drift.rules.yaml").read_text()
+    assert yaml.safe_load(rendered["model-drift.rules.yaml"]) == yaml.safe_load(fixture)
+    reference = [r for g in yaml.safe_load(fixture)["groups"] for r in g["rules"]
+                 if r["record"] == "edgeai:model_prediction_reference:ratio"]
+    assert [r["labels"]["bin"] for r in reference] == [str(b) for b in range(10)]
+    # Without models the file is absent: nothing to compare, the drift rules stay silent.
+    assert "model-drift.rules.yaml" not in find(monitoring(), "ConfigMap", "monitoring-prometheus-rules")[0]["data"]
 
 
 def _promtool() -> str:

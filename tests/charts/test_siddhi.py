@@ -63,8 +63,9 @@ def test_app_is_rendered_with_the_values_substituted():
     values = {
         "kafka": {"bootstrapServers": "broker-0.kafka:9093", "groupId": "cep-7", "sessionTimeoutMs": 15000,
                   "topics": {"input": "raw-in", "alerts": "al-out", "aggregates": "agg-out",
-                             "predictions": "pred-out"}},
-        "inference": {"url": "http://gw.example.svc:8080/", "model": "pump-model", "inputName": "features"},
+                             "predictions": "pred-out", "lowConfidence": "unsure-out"}},
+        "inference": {"url": "http://gw.example.svc:8080/", "model": "pump-model", "inputName": "features",
+                      "lowConfidenceThreshold": 0.25},
         "redis": {"host": "redis-primary.edgeai-redis.svc", "port": 6380},
         "features": {"windowSeconds": 30, "emitEverySeconds": 5},
         "rules": {"predictionThreshold": 0.75, "maxValue": 1000000, "zScore": 2.5},
@@ -74,8 +75,12 @@ def test_app_is_rendered_with_the_values_substituted():
     assert "bootstrap.servers='broker-0.kafka:9093'" in app
     assert "topic.list='raw-in'" in app and "group.id='cep-7'" in app
     assert "optional.configuration='session.timeout.ms:15000,heartbeat.interval.ms:5000'" in app
-    for topic in ("al-out", "agg-out", "pred-out"):
+    for topic in ("al-out", "agg-out"):
         assert f"topic='{topic}'" in app
+    # Prediction records pick their topic per event: all to pred-out, the unsure ones to unsure-out too.
+    assert "select 'pred-out' as topic" in app and "select 'unsure-out' as topic" in app
+    assert "PredictionStream[confidence < 0.25]" in app
+    assert '"model":"pump-model","model_version":"{{modelVersion}}"' in app
     assert "publisher.url='http://gw.example.svc:8080/v2/models/pump-model/infer'" in app
     assert '"name":"features","shape":[1,5],"datatype":"FP64"' in app
     assert "score='$.outputs[0].data[0]'" in app

@@ -7,6 +7,7 @@ import pytest
 from edgeai import catalog, fleet, paths
 from edgeai.composition import compose, kafka_brokers
 from edgeai.layers import deep_merge
+from edgeai.problems import InputErrors
 
 ENVS = {e.name: e for e in fleet.load_fleet()}
 SITES = [(e, s) for e in ENVS.values() for s in e.sites.values()]
@@ -144,3 +145,35 @@ def test_deep_merge_is_helm_like() -> None:
     base = {"a": {"b": 1, "c": [1, 2]}, "d": 1}
     assert deep_merge(base, {"a": {"c": [3]}, "d": None}) == {"a": {"b": 1, "c": [3]}}
     assert base == {"a": {"b": 1, "c": [1, 2]}, "d": 1}  # inputs untouched
+
+
+def _staging_with_sensor_anomaly(tmp_path, extra: str) -> fleet.Environment:
+    import shutil
+    shutil.copytree(paths.ENVIRONMENTS / "staging", tmp_path / "staging")
+    model = tmp_path / "staging" / "models" / "sensor-anomaly.yaml"
+    text = model.read_text().replace("lowConfidenceThreshold: 0.3", "lowConfidenceThreshold: 0.15")
+    model.write_text(text + extra)
+    return fleet.load_fleet(root=tmp_path)[0]
+
+
+def test_the_cep_and_the_drift_rules_follow_the_model_file(tmp_path) -> None:
+    env = _staging_with_sensor_anomaly(
+        tmp_path, "drift: {threshold: 0.25, reference: [0.9, 0.02, 0.01, 0.01, 0, 0, 0.01, 0.01, 0.02, 0.02]}\n")
+    releases = {r.component: r for r in compose(env, env.sites["stg-eu-1"])}
+    assert releases["siddhi"].values["inference"]["lowConfidenceThreshold"] == 0.15
+    (drift,) = releases["monitoring"].values["modelDrift"]["models"]
+    assert drift == {"name": "sensor-anomaly", "threshold": 0.25,
+                     "reference": [0.9, 0.02, 0.01, 0.01, 0, 0, 0.01, 0.01, 0.02, 0.02]}
+    # The shipped files declare no drift: the monitoring release gets no references.
+    shipped = ENVS["staging"]
+    assert "modelDrift" not in next(r for r in compose(shipped, shipped.sites["stg-eu-1"])
+                                    if r.component == "monitoring").values
+
+
+def test_a_drift_reference_that_is_not_a_distribution_is_refused(tmp_path) -> None:
+    with pytest.raises(InputErrors) as err:
+        _staging_with_sensor_anomaly(tmp_path, "drift: {reference: [0.5, 0, 0, 0, 0, 0, 0, 0, 0, 0.4]}\n")
+    (problem,) = err.value.problems
+    assert str(problem).endswith("sensor-anomaly.yaml:8: drift.reference: the shares add up to 0.9, not 1 "
+                                 "(fix: copy the distribution the registry recorded, as edgeai models promote "
+                                 "--complete writes it)"), problem

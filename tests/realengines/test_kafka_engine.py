@@ -14,7 +14,8 @@ import time
 from tests.realengines import engines
 from tests.realengines.engines import PROD_3_NODES
 
-TOPICS = {"sensor-events": (6, 72), "predictions": (3, 72), "alerts": (1, 168), "aggregates": (3, 168)}
+TOPICS = {"sensor-events": (6, 72), "predictions": (3, 72), "predictions-low-confidence": (1, 168),
+          "alerts": (1, 168), "aggregates": (3, 168)}
 
 
 def _declared_topics(objects) -> dict[str, tuple[int, int]]:

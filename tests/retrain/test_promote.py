@@ -108,6 +108,15 @@ def test_promote_complete_rollback(clone, registry):
     untouched(clone, merged)
     done = yaml.safe_load(at(clone, "promote/sensor-anomaly-v2-complete", FILE))
     assert done["uri"] == uri and "canary" not in done and done["retrain"]["margin"] == 0.02
+    # The drift reference is v2's training distribution as the registry recorded it, in shares per bin,
+    # and every staging site's Prometheus gets it.
+    recorded = json.loads(v2.tags["edgeai.predictions"])
+    assert done["drift"]["reference"] == [round(c / sum(recorded["counts"]), 4) for c in recorded["counts"]]
+    assert "drift reference: the training distribution of MLflow version 2" in proc.stdout
+    monitoring = [f for f in git(clone, "diff", "--name-only", merged, "promote/sensor-anomaly-v2-complete").split()
+                  if f.endswith("/monitoring.yaml")]
+    assert monitoring and all("model-drift.rules.yaml" in at(clone, "promote/sensor-anomaly-v2-complete", Path(f))
+                              for f in monitoring)
 
     proc = promote(clone, registry, "--rollback")
     assert proc.returncode == 0, proc.stderr

@@ -24,3 +24,23 @@
 {{- end -}}
 {{- toJson $targets -}}
 {{- end -}}
+
+{{/* Rules file of the drift references (values modelDrift.models): per model and score bin the
+     reference share, per model the threshold, as constant series the drift rules of
+     rules/edgeai.rules.yaml join on. */}}
+{{- define "monitoring.driftReferenceRules" -}}
+groups:
+  - name: edgeai.model-drift-reference
+    rules:
+      {{- range .Values.modelDrift.models }}
+      {{- $model := .name }}
+      {{- range $bin, $share := .reference }}
+      - record: edgeai:model_prediction_reference:ratio
+        expr: vector({{ $share }})
+        labels: {model: {{ $model | quote }}, bin: "{{ $bin }}"}
+      {{- end }}
+      - record: edgeai:model_prediction_drift:threshold
+        expr: vector({{ .threshold }})
+        labels: {model: {{ $model | quote }}}
+      {{- end }}
+{{- end -}}

@@ -36,6 +36,8 @@ TOPIC_INPUT: {{ $v.kafka.topics.input | quote }}
 TOPIC_ALERTS: {{ $v.kafka.topics.alerts | quote }}
 TOPIC_AGGREGATES: {{ $v.kafka.topics.aggregates | quote }}
 TOPIC_PREDICTIONS: {{ $v.kafka.topics.predictions | quote }}
+TOPIC_LOW_CONFIDENCE: {{ $v.kafka.topics.lowConfidence | quote }}
+LOW_CONFIDENCE_THRESHOLD: {{ include "siddhi.decimal" $v.inference.lowConfidenceThreshold | quote }}
 INFERENCE_URL: {{ printf "%s/v2/models/%s/infer" (trimSuffix "/" $v.inference.url) $v.inference.model | quote }}
 INFERENCE_MODEL: {{ $v.inference.model | quote }}
 INFERENCE_INPUT_NAME: {{ $v.inference.inputName | quote }}

@@ -1,16 +1,18 @@
 """Promotion of a registered model version as a reviewed change.
 
 `edgeai models promote --env E MODEL [--version N] [--weight W]` writes the version's artifact as the
-model's `canary: {uri, weight}`; `--complete` makes the canary the stable `uri`; `--rollback` removes
-it. Each change is made in a temporary git worktree of HEAD (the user's working tree and branch are
-not touched): the model file is edited, deploy/<E>/ re-rendered (`edgeai gitops render`), the gate
-run (`edgeai validate`), and both committed on a new branch `promote/<model>-v<N>[-complete|-rollback]`
+model's `canary: {uri, weight}`; `--complete` makes the canary the stable `uri` and its training
+distribution (the registry's record) the model's `drift.reference`; `--rollback` removes it. Each
+change is made in a temporary git worktree of HEAD (the user's working tree and branch are not
+touched): the model file is edited, deploy/<E>/ re-rendered (`edgeai gitops render`), the gate run
+(`edgeai validate`), and both committed on a new branch `promote/<model>-v<N>[-complete|-rollback]`
 that exists only when the gate passed. What is printed (the gate's summary, `edgeai gitops diff`
 Markdown) is the pull request's description.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -135,20 +137,49 @@ def _canary_version(text: str) -> str | None:
     return None
 
 
-def plan_end(root: Path, env: str, model: str, *, complete: bool) -> Change:
-    """--complete (the canary becomes the stable uri) or --rollback (the canary goes)."""
+def canary_version(root: Path, env: str, model: str) -> str | None:
+    """The registry version of the model's canary, when `edgeai models promote` wrote it."""
+    return _canary_version(model_file(root, env, model).read_text())
+
+
+def drift_reference(mv) -> list[float] | None:
+    """A version's training distribution (registry tag edgeai.predictions) as the model file's
+    drift.reference: the share of its scores per bin of 0.1. None when it recorded none, or its
+    scores are not in [0, 1] (the bins the sites count are fixed)."""
+    from edgeai.retrain import registry
+
+    recorded = json.loads(mv.tags.get(registry.TAG_PREDICTIONS) or "{}")
+    counts = recorded.get("counts") or []
+    if recorded.get("edges") != [round(i / 10, 6) for i in range(11)] or not sum(counts):
+        return None
+    return [round(c / sum(counts), 4) for c in counts]
+
+
+def plan_end(root: Path, env: str, model: str, *, complete: bool, client=None) -> Change:
+    """--complete (the canary becomes the stable uri, its training distribution the drift reference,
+    read from the registry `client`) or --rollback (the canary goes)."""
     path = model_file(root, env, model)
     text = path.read_text()
-    canary = (yaml.safe_load(text) or {}).get("canary")
+    current = yaml.safe_load(text) or {}
+    canary = current.get("canary")
     if not canary:
         raise PromoteError(f"'{model}' has no canary in {env}: nothing to {'complete' if complete else 'roll back'}")
     version = _canary_version(text)
     tag = f"v{version}" if version else "canary"
     if complete:
-        return Change(env, model, {"uri": canary["uri"], "canary": None},
-                      {"uri": f"MLflow version {version}"} if version else {},
+        from edgeai.retrain import registry
+
+        mv = registry.version(client, model, version) if version and client is not None else None
+        reference = drift_reference(mv) if mv is not None else None
+        # The old reference was the replaced version's: kept, it would compare with the wrong distribution.
+        drift = {**(current.get("drift") or {}), "reference": reference} if reference else None
+        note = (f"drift reference: the training distribution of MLflow version {version}" if reference else
+                "no drift check: the new version recorded no distribution of scores in [0, 1]")
+        comments = {"uri": f"MLflow version {version}", "drift": f"MLflow version {version}"} if version else {}
+        return Change(env, model, {"uri": canary["uri"], "canary": None, "drift": drift}, comments,
                       f"promote/{model}-{tag}-complete",
-                      f"{model}: the canary ({tag}) becomes the stable version in {env}\n\nuri: {canary['uri']}")
+                      f"{model}: the canary ({tag}) becomes the stable version in {env}\n\n"
+                      f"uri: {canary['uri']}\n{note}")
     return Change(env, model, {"canary": None}, {}, f"promote/{model}-{tag}-rollback",
                   f"{model}: roll back the canary ({tag}) in {env}\n\nremoved: {canary['uri']} at {canary['weight']}%")
 
