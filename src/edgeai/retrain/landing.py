@@ -11,8 +11,8 @@ A prediction record (topic `predictions`):
 `features` and `prediction` are required; `confidence` (in [0, 1]) defaults to |2*prediction - 1|
 for a score in [0, 1]; `label` is present only when known (see edgeai.retrain); `ts` (epoch ms,
 else `predictedAt`) orders the records. Siddhi's JSON mapper wraps events as {"event": {...}}: the
-envelope is unwrapped. The shipped Siddhi app's predictions stream does not carry `features` yet
-(sensorId, model, score, predictedAt): widening it is the sites' half of this contract.
+envelope is unwrapped. The shipped Siddhi app (charts/siddhi) writes these records, with sensorId,
+site and eventTime besides, to the topics `predictions` and `predictions-low-confidence`.
 """
 
 from __future__ import annotations
