@@ -17,6 +17,8 @@ def _registry(args: argparse.Namespace):
         return registry.client(args.tracking_uri)
     except registry.RegistryError as err:
         raise promote.PromoteError(str(err)) from None
+    except ImportError as err:
+        raise promote.PromoteError(f"the registry needs MLflow ({err}): pip install '.[retrain]'") from None
 
 
 def cmd_promote(args: argparse.Namespace) -> int:

@@ -920,12 +920,17 @@ class SiddhiRunner:
         return body["revision"]
 
     def metrics(self) -> dict[str, float]:
+        """edgeai_cep_events_total by stage."""
+        return {labels["stage"]: value for labels, value in self.series("edgeai_cep_events_total")}
+
+    def series(self, metric: str) -> list[tuple[dict[str, str], float]]:
+        """Every series of `metric` the runner's metrics port serves: (labels, value)."""
         status, text = http(f"http://127.0.0.1:{self.metrics_port}/metrics")
         assert status == 200, text
-        out = {}
+        out = []
         for line in text.splitlines():
-            if m := re.match(r'edgeai_cep_events_total\{.*stage="(\w+)".*\} ([\d.eE+]+)$', line):
-                out[m.group(1)] = float(m.group(2))
+            if m := re.match(rf'{metric}\{{(.*)\}} ([\d.eE+]+)$', line):
+                out.append((dict(re.findall(r'(\w+)="([^"]*)"', m.group(1))), float(m.group(2))))
         return out
 
 
@@ -953,8 +958,9 @@ class LocalSite:
     def gateway_url(self) -> str:
         return f"http://127.0.0.1:{self.gateway_ports['http']}"
 
-    def siddhi(self, root: Path, procs: Processes) -> SiddhiRunner:
-        return SiddhiRunner(self.objects["siddhi"], root, procs, self.kafka.bootstrap, self.gateway_url,
+    def siddhi(self, root: Path, procs: Processes, objects: list[dict[str, Any]] | None = None) -> SiddhiRunner:
+        """The site's Siddhi runner; `objects`: its rendered objects, adapted by the caller."""
+        return SiddhiRunner(objects or self.objects["siddhi"], root, procs, self.kafka.bootstrap, self.gateway_url,
                             self.redis_port, self.redis_password, [CEP_API_KEY])
 
     def redis_hash(self, key: str) -> dict[str, str]:

@@ -20,6 +20,7 @@ address, and the state directory /var/lib/siddhi/state."""
 
 from __future__ import annotations
 
+import copy
 import os
 import statistics
 import subprocess
@@ -27,6 +28,7 @@ import time
 
 import pytest
 
+from edgeai.retrain import landing
 from tests.realengines import engines, sensors
 from tests.realengines.engines import API_KEY, LOCAL, PROD_3_NODES, REDIS_PASSWORD
 
@@ -58,10 +60,16 @@ def test_app_turns_events_into_alerts_predictions_aggregates_and_redis_rows(loca
     stream_sensors = [sensors.Sensor(f"{prefix}spike", "spike", event_at=1),
                       sensors.Sensor(f"{prefix}zscore", "zscore", event_at=4),
                       *[sensors.Sensor(f"{prefix}normal-{i}") for i in range(4)]]
+    # The shipped tree scores 0 or 1 only (confidence 1): a threshold above that makes every prediction
+    # low-confidence, so the test sees the second topic filled (the shipped threshold is 0.3).
+    objects = copy.deepcopy(site.objects["siddhi"])
+    apps = engines.config_map(objects, "siddhi-apps")
+    assert apps["sensor-anomaly.siddhi"].count("PredictionStream[confidence < 0.3]") == 1
+    apps["sensor-anomaly.siddhi"] = apps["sensor-anomaly.siddhi"].replace("[confidence < 0.3]", "[confidence < 1.5]")
     with engines.processes() as procs:
-        runner = site.siddhi(tmp_path / "siddhi", procs).start()
+        runner = site.siddhi(tmp_path / "siddhi", procs, objects).start()
         consumers = {t: engines.Consumer(site.kafka.bootstrap, t, tmp_path / f"{t}.log")
-                     for t in ("alerts", "predictions", "aggregates")}
+                     for t in ("alerts", "predictions", "predictions-low-confidence", "aggregates")}
         producer = engines.Producer(site.kafka.bootstrap, "sensor-events", tmp_path / "producer.log", acks="all")
         try:
             stream = sensors.SensorStream(producer, stream_sensors, per_tick=5)
@@ -88,12 +96,26 @@ def test_app_turns_events_into_alerts_predictions_aggregates_and_redis_rows(loca
             assert zscore["kind"] == "rule" and zscore["zScore"] > 3.0 and zscore["maxValue"] == 40.0
             assert len(alerts) >= 3
 
+            # Every prediction leaves as the record the cloud retrains on: the model's input features, the
+            # answering version (MLServer's model_version, from the model URI's tag), score and confidence.
             predictions = [r for r in consumers["predictions"].records if r.key and r.key.startswith(prefix)]
             assert {r.key for r in predictions} == {s.name for s in stream_sensors}
             for r in predictions:
-                event = r.json()["event"]
-                assert event["model"] == "sensor-anomaly"
-                assert event["score"] == (1.0 if r.key == f"{prefix}spike" else 0.0), event
+                record = r.json()
+                assert (record["model"], record["model_version"], record["site"]) == ("sensor-anomaly", "v3", "local")
+                assert record["sensorId"] == r.key and len(record["features"]) == 5
+                assert record["prediction"] == (1.0 if r.key == f"{prefix}spike" else 0.0), record
+                assert record["confidence"] == 1.0 and record["ts"] >= record["eventTime"]
+                name, landed = landing.parse(r.value, r.key)
+                assert name == "sensor-anomaly" and landed.features == tuple(record["features"])
+                if r.key == f"{prefix}spike":
+                    assert landed.features[2] == 180.0      # [avg, min, max, std, last]: the window's max
+            unsure = [r for r in consumers["predictions-low-confidence"].records if r.key and r.key.startswith(prefix)]
+            assert sorted(r.value for r in unsure) == sorted(r.value for r in predictions)
+            bins = {(labels["version"], labels["bin"]): value
+                    for labels, value in runner.series("edgeai_cep_predictions_total")}
+            assert set(bins) <= {("v3", "0"), ("v3", "9")} and bins[("v3", "9")] >= 1, bins
+            assert sum(bins.values()) >= len(predictions)
             aggregates = {r.key: r.json()["event"] for r in consumers["aggregates"].records
                           if r.key and r.key.startswith(prefix)}
             assert set(aggregates) == {s.name for s in stream_sensors}

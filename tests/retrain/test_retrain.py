@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from mlflow import MlflowClient
 
-from edgeai.retrain import dataset, frameworks, landing
+from edgeai.retrain import dataset, frameworks, landing, metrics
 from edgeai.retrain.__main__ import main
 from edgeai.retrain.settings import RetrainSettings
 from tests.retrain import sensors
@@ -127,6 +127,16 @@ def test_weights_default_confidence_is_the_distance_from_the_boundary():
     recs = [landing.parse(json.dumps({"features": [1], "prediction": p}), "x")[1] for p in (0.5, 0.6, 0.9, 0.0)]
     assert [round(r.confidence, 2) for r in recs] == [0.0, 0.2, 0.8, 1.0]
     assert dataset.weights(recs, s).tolist() == [5.0, 5.0, 1.0, 1.0]
+
+
+def test_the_recorded_distribution_bins_scores_as_the_sites_count_them():
+    """floor(score * 10), the last bin closed: the Siddhi app's edgeai_cep_predictions_total bins, which
+    the drift rules compare with this record (numpy's own edges would put 0.3, 0.6 and 0.7 a bin lower)."""
+    recorded = metrics.histogram(np.array([0.0, 0.05, 0.3, 0.6, 0.7, 0.95, 1.0]))
+    assert recorded["counts"] == [2, 0, 0, 1, 0, 0, 1, 1, 0, 2]
+    assert recorded["edges"] == [round(i / 10, 6) for i in range(11)]
+    # A regression's scores keep their own range.
+    assert metrics.histogram(np.array([3.0, 5.0, 7.0]), bins=2) == {"edges": [3.0, 5.0, 7.0], "counts": [1, 2]}
 
 
 def test_siddhi_envelope_and_other_models_records(tmp_path):

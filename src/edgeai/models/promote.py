@@ -169,7 +169,12 @@ def plan_end(root: Path, env: str, model: str, *, complete: bool, client=None) -
     if complete:
         from edgeai.retrain import registry
 
-        mv = registry.version(client, model, version) if version and client is not None else None
+        mv = None
+        if version and client is not None:
+            mv = registry.version(client, model, version)
+            if mv is None:   # gone, or the registry does not answer: never guess the reference
+                raise PromoteError(f"version {version} of '{model}' (the canary) cannot be read from the registry "
+                                   f"at {client.tracking_uri}")
         reference = drift_reference(mv) if mv is not None else None
         # The old reference was the replaced version's: kept, it would compare with the wrong distribution.
         drift = {**(current.get("drift") or {}), "reference": reference} if reference else None

@@ -53,4 +53,8 @@ def histogram(predictions: np.ndarray, bins: int = 10) -> dict[str, list[float]]
     p = np.asarray(predictions, dtype=float)
     lo, hi = (0.0, 1.0) if p.size and p.min() >= 0 and p.max() <= 1 else (float(p.min()), float(p.max()))
     counts, edges = np.histogram(p, bins=bins, range=(lo, hi if hi > lo else lo + 1))
+    if (lo, hi) == (0.0, 1.0):
+        # Binned exactly as the sites' Siddhi app counts live scores, floor(score * bins) with the last
+        # bin closed: numpy's edges put 0.3, 0.6, 0.7 one bin lower (0.7 * 10 = 7.000000000000001).
+        counts = np.bincount(np.clip(np.floor(p * bins).astype(int), 0, bins - 1), minlength=bins)
     return {"edges": [round(float(e), 6) for e in edges], "counts": [int(c) for c in counts]}

@@ -5,6 +5,9 @@ import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
@@ -28,6 +31,9 @@ import io.siddhi.query.api.definition.StreamDefinition;
  * Stand-in for siddhi-io-prometheus's sink in `publish.mode='server'` (not on Maven Central): a
  * counter named metric.name, labelled by the stream's other attributes, increased by
  * value.attribute, served in the Prometheus text format at server.url + /metrics.
+ * Like the real sink, it pairs the label names, in the stream's declaration order, with the label
+ * values in the order the keyvalue mapper's map yields them (a HashMap): an app whose declaration
+ * order differs gets its values under the wrong names here as it would in production.
  */
 @Extension(name = "prometheus", namespace = "sink", description = "edgeai stand-in for siddhi-io-prometheus",
     parameters = {
@@ -48,6 +54,7 @@ public class PrometheusSink extends Sink<State> {
     private String url;
     private String name;
     private String valueAttribute;
+    private List<String> labelNames;
 
     @Override
     public Class[] getSupportedInputEventClasses() {
@@ -74,6 +81,8 @@ public class PrometheusSink extends Sink<State> {
         url = optionHolder.validateAndGetStaticValue("server.url");
         name = optionHolder.validateAndGetStaticValue("metric.name");
         valueAttribute = optionHolder.validateAndGetStaticValue("value.attribute", "value");
+        labelNames = new ArrayList<>(Arrays.asList(definition.getAttributeNameArray()));
+        labelNames.remove(valueAttribute);
         HELP.put(name, optionHolder.validateAndGetStaticValue("metric.help", ""));
         METRICS.putIfAbsent(name, new ConcurrentHashMap<>());
         return null;
@@ -82,14 +91,18 @@ public class PrometheusSink extends Sink<State> {
     @Override
     public void publish(Object payload, DynamicOptions dynamicOptions, State state) {
         Map<?, ?> map = (Map<?, ?>) payload;
-        Map<String, String> labels = new TreeMap<>();
+        List<String> values = new ArrayList<>();
         double value = 0;
         for (Map.Entry<?, ?> e : map.entrySet()) {
             if (String.valueOf(e.getKey()).equals(valueAttribute)) {
                 value = ((Number) e.getValue()).doubleValue();
             } else {
-                labels.put(String.valueOf(e.getKey()), String.valueOf(e.getValue()));
+                values.add(String.valueOf(e.getValue()));
             }
+        }
+        Map<String, String> labels = new TreeMap<>();
+        for (int i = 0; i < labelNames.size() && i < values.size(); i++) {
+            labels.put(labelNames.get(i), values.get(i));
         }
         StringBuilder series = new StringBuilder();
         labels.forEach((k, v) -> series.append(series.length() == 0 ? "" : ",").append(k).append("=\"")
