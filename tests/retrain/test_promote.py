@@ -141,6 +141,20 @@ def test_bad_input_writes_nothing(clone, registry, args, message):
     assert git(clone, "branch", "--list", "promote/*") == ""
 
 
+def test_completing_a_canary_the_registry_cannot_answer_for_writes_nothing(clone, registry):
+    """The drift reference comes from the registry: a canary version it does not know (or a registry
+    that does not answer) stops the completion rather than writing a model file without one."""
+    canary = "canary: {uri: s3://edgeai-models/sensor-anomaly/v9, weight: 10}   # MLflow version 9\n"
+    (clone / FILE).write_text((clone / FILE).read_text() + canary)
+    git(clone, "commit", "--quiet", "-am", "a canary of version 9")
+    head = git(clone, "rev-parse", "HEAD").strip()
+    proc = promote(clone, registry, "--complete")
+    assert proc.returncode == 2, proc.stderr
+    assert "version 9 of 'sensor-anomaly' (the canary) cannot be read from the registry" in proc.stderr
+    untouched(clone, head)
+    assert git(clone, "branch", "--list", "promote/*") == ""
+
+
 def test_dirty_environment_is_refused(clone, registry):
     (clone / FILE).write_text((clone / FILE).read_text() + "replicas: 2\n")
     proc = promote(clone, registry)
