@@ -45,7 +45,10 @@ def cmd_promote(args: argparse.Namespace) -> int:
     except promote.GateFailed as err:
         print(f"error: {err}\nno branch made", file=sys.stderr)
         return EXIT_VIOLATIONS
-    print(f"## {change.message.splitlines()[0]}\n")
+    title, _, body = change.message.partition("\n")
+    print(f"## {title}\n")
+    if body.strip():
+        print(f"{body.strip()}\n")
     print(f"Branch `{result.branch}` ({result.commit[:12]}, from {result.base[:12]}).\n")
     print(f"### The gate (edgeai validate --env {change.env})\n\n```\n{result.gate}\n```\n")
     print(result.diff)
