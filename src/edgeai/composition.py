@@ -152,8 +152,11 @@ def _derived(env: Environment, site: Site, component: Component, present: list[C
     elif name == "model-serving" and model is not None:
         spec = {k: model.file.data[k] for k in ("name", "framework", "uri")}
         spec.update(replicas=model.replicas, gpu=model.gpu)
+        if "version" in model.file.data:
+            spec["version"] = str(model.file.data["version"])
         if model.canary:  # absent rather than null: Pulumi drops nulls inside Application values
-            spec["canary"] = model.canary
+            spec["canary"] = {**model.canary, **({"version": str(model.canary["version"])}
+                                                 if "version" in model.canary else {})}
         values["model"] = spec
         if model.gpu:  # a GPU replica beyond the site's GPUs would only wait, Pending
             gpu_slots = site.gpus_per_node * site.node_count // model.gpu

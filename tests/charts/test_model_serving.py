@@ -159,6 +159,17 @@ def test_canary_renders_its_own_deployment_service_hpa_and_settings():
     assert one(objects, "Service", "iris-canary")["spec"]["selector"] == sel[1]
 
 
+def test_a_declared_version_is_what_each_track_reports():
+    """An MLflow artifact URI ends in /model for every version: the declared versions (the registry's
+    numbers, written by edgeai models promote) tell the tracks apart in the V2 answers."""
+    mlflow = "s3://landing/mlflow/1/{}/artifacts/model"
+    objects = render_model(values(uri=mlflow.format("aaa"), version="3",
+                                  canary={"uri": mlflow.format("bbb"), "weight": 10, "version": "4"}))
+    versions = [json.loads(one(objects, "ConfigMap", name)["data"]["model-settings.json"])["parameters"]["version"]
+                for name in ("iris-settings", "iris-canary-settings")]
+    assert versions == ["3", "4"]
+
+
 @pytest.mark.parametrize("framework", ["sklearn", "onnx"])
 def test_service_ports_are_normalised_onto_the_server_ports(framework):
     objects = render_model(values(framework=framework))

@@ -177,3 +177,10 @@ def test_a_drift_reference_that_is_not_a_distribution_is_refused(tmp_path) -> No
     assert str(problem).endswith("sensor-anomaly.yaml:8: drift.reference: the shares add up to 0.9, not 1 "
                                  "(fix: copy the distribution the registry recorded, as edgeai models promote "
                                  "--complete writes it)"), problem
+
+
+def test_declared_versions_reach_the_model_servers_as_strings(tmp_path) -> None:
+    env = _staging_with_sensor_anomaly(
+        tmp_path, "version: 7\ncanary: {uri: s3://edgeai-models/sensor-anomaly/run-8/model, weight: 10, version: 8}\n")
+    serving = next(r for r in compose(env, env.sites["stg-eu-1"]) if r.name == "model-sensor-anomaly")
+    assert (serving.values["model"]["version"], serving.values["model"]["canary"]["version"]) == ("7", "8")

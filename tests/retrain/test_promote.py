@@ -89,12 +89,13 @@ def test_promote_complete_rollback(clone, registry):
     served = [Path(f) for f in changed if f.startswith("deploy/staging/") and f.endswith("/model-sensor-anomaly.yaml")]
     assert FILE.as_posix() in changed and served
     text = at(clone, branch, FILE)
-    assert yaml.safe_load(text)["canary"] == {"uri": uri, "weight": 30}
+    assert yaml.safe_load(text)["canary"] == {"uri": uri, "weight": 30, "version": "2"}
     # Only the canary line is new: the schema comment, the uri's comment, every other line kept.
     assert text.splitlines()[:-1] == before.splitlines()
     assert text.splitlines()[-1].endswith("# MLflow version 2")
     rendered = at(clone, branch, served[0])
     assert uri in rendered and "sensor-anomaly-canary" in rendered
+    assert '"version": "2"' in rendered     # the canary's MLServer answers model_version 2, not "model"
     assert "roc_auc" in git(clone, "log", "-1", "--format=%B", branch)
     # The pull request's text: the gate's summary and the field-level diff of deploy/.
     assert "edgeai validate --env staging" in proc.stdout and "sensor-anomaly-canary" in proc.stdout
@@ -107,7 +108,7 @@ def test_promote_complete_rollback(clone, registry):
     assert proc.returncode == 0, proc.stderr
     untouched(clone, merged)
     done = yaml.safe_load(at(clone, "promote/sensor-anomaly-v2-complete", FILE))
-    assert done["uri"] == uri and "canary" not in done and done["retrain"]["margin"] == 0.02
+    assert done["uri"] == uri and done["version"] == "2" and "canary" not in done and done["retrain"]["margin"] == 0.02
     # The drift reference is v2's training distribution as the registry recorded it, in shares per bin,
     # and every staging site's Prometheus gets it.
     recorded = json.loads(v2.tags["edgeai.predictions"])

@@ -8,15 +8,17 @@ and a NetworkPolicy. Returned as a YAML list for fromYamlArray.
 - track: stable
   name: {{ $m.name | quote }}
   uri: {{ $m.uri | quote }}
+  version: {{ $m.version | default (include "model-serving.version" $m.uri) | quote }}
 {{- with $m.canary }}
 - track: canary
   name: {{ printf "%s-canary" $m.name | quote }}
   uri: {{ .uri | quote }}
+  version: {{ .version | default (include "model-serving.version" .uri) | quote }}
   weight: {{ .weight | int }}
 {{- end }}
 {{- end -}}
 
-{{/* Version of an artifact: the last segment of its URI (s3://models/iris/v3 → v3). */}}
+{{/* Version of an artifact without a declared one: the last segment of its URI (s3://models/iris/v3 → v3). */}}
 {{- define "model-serving.version" -}}
 {{- if hasPrefix "oci://" . -}}
 {{- . | splitList ":" | last -}}
@@ -138,7 +140,7 @@ and a NetworkPolicy. Returned as a YAML list for fromYamlArray.
 {{- $modelSettings := dict
       "name" $.Values.model.name
       "implementation" $rt.implementation
-      "parameters" (dict "uri" (include "model-serving.modelDir" $) "version" (include "model-serving.version" .track.uri))
+      "parameters" (dict "uri" (include "model-serving.modelDir" $) "version" .track.version)
 -}}
 settings.json: |
   {{- toPrettyJson $settings | nindent 2 }}

@@ -125,12 +125,17 @@ def plan_canary(root: Path, env: str, model: str, version: str | None, weight: i
     detail = (f"\n\n{metric} {float(mv.tags[registry.TAG_VALUE]):.4f} against "
               f"{float(mv.tags[registry.TAG_BASELINE_VALUE]):.4f} of version {mv.tags[registry.TAG_BASELINE_VERSION]} "
               "on the held-out slice." if metric else "")
-    return Change(env, model, {"canary": {"uri": uri, "weight": weight}}, {"canary": note},
+    # version: what the canary's server reports as model_version (the URI alone ends in /model).
+    return Change(env, model, {"canary": {"uri": uri, "weight": weight, "version": mv.version}}, {"canary": note},
                   f"promote/{model}-v{mv.version}",
                   f"{model}: version {mv.version} as the canary in {env} at {weight}%{detail}\n\nsource: {mv.source}")
 
 
 def _canary_version(text: str) -> str | None:
+    """The canary's registry version: its `version`, or the note of a canary written before it had one."""
+    canary = (yaml.safe_load(text) or {}).get("canary") or {}
+    if "version" in canary:
+        return str(canary["version"])
     for line in text.splitlines():
         if line.startswith("canary:") and (m := VERSION_NOTE.search(line)):
             return m.group(1)
@@ -181,7 +186,8 @@ def plan_end(root: Path, env: str, model: str, *, complete: bool, client=None) -
         note = (f"drift reference: the training distribution of MLflow version {version}" if reference else
                 "no drift check: the new version recorded no distribution of scores in [0, 1]")
         comments = {"uri": f"MLflow version {version}", "drift": f"MLflow version {version}"} if version else {}
-        return Change(env, model, {"uri": canary["uri"], "canary": None, "drift": drift}, comments,
+        fields = {"uri": canary["uri"], "version": canary.get("version"), "canary": None, "drift": drift}
+        return Change(env, model, fields, comments,
                       f"promote/{model}-{tag}-complete",
                       f"{model}: the canary ({tag}) becomes the stable version in {env}\n\n"
                       f"uri: {canary['uri']}\n{note}")
