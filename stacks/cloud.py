@@ -19,6 +19,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+# The bucket layout (one bucket per environment), shared with the composition and edgeai models promote.
+from edgeai.catalog import EDGE_PREFIX, MLFLOW_PREFIX, RCLONE_REMOTE, SNAPSHOT_PREFIX  # noqa: F401
+
 INGEST_ENDPOINT = "ingestEndpoint"            # Kafka bootstrap the sites' MirrorMaker 2 writes to
 REGISTRY_URL = "registryUrl"                  # MLflow tracking server and model registry
 OBJECT_STORE_URI = "objectStoreUri"           # s3://<bucket> of edge data, snapshots, artifacts
@@ -33,12 +36,6 @@ DECLARED = {
     "prometheusRemoteWrite": REMOTE_WRITE,
     "elasticsearch": ELASTICSEARCH,
 }
-
-# Bucket layout (one bucket per environment, cloud.objectStore or edgeai-<env>-landing):
-EDGE_PREFIX = "edge"                  # edge/<site>.<topic>/dt=<YYYY-MM-DD>/<nanos>.jsonl (landing)
-SNAPSHOT_PREFIX = "redis-snapshots"   # redis-snapshots/<site>/<release>/<UTC time>.rdb (redis chart)
-MLFLOW_PREFIX = "mlflow"              # MLflow artifact root (runs and registered model versions)
-RCLONE_REMOTE = "s3"                  # the rclone remote that s3:// URIs resolve to (model-serving chart)
 
 
 def disagreements(cloud: Mapping[str, Any], outputs: Mapping[str, Any]) -> list[str]:

@@ -60,6 +60,13 @@ LIBRARY_CHART = "edgeai-common"
 # Kafka topics of the data path (ingest -> CEP -> alerts/aggregates).
 TOPICS = ("sensor-events", "predictions", "predictions-low-confidence", "alerts", "aggregates")
 
+# The environment's bucket (cloud.objectStore, else edgeai-<env>-landing), shared by the sites (which
+# write snapshots and fetch models) and the training stack (which lands and trains):
+EDGE_PREFIX = "edge"                  # edge/<site>.<topic>/dt=<YYYY-MM-DD>/<nanos>.jsonl (landing)
+SNAPSHOT_PREFIX = "redis-snapshots"   # redis-snapshots/<site>/<release>/<UTC time>.rdb (redis chart)
+MLFLOW_PREFIX = "mlflow"              # MLflow artifact root (runs and registered model versions)
+RCLONE_REMOTE = "s3"                  # the rclone remote s3:// URIs resolve to (the site stack's rclone.conf)
+
 
 @dataclass(frozen=True)
 class SiteSecret:

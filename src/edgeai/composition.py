@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from edgeai import paths
+from edgeai import catalog, paths
 from edgeai.catalog import COMPONENTS, Component, service_host
 from edgeai.layers import Layer, deep_merge
 
@@ -179,6 +179,12 @@ def _derived(env: Environment, site: Site, component: Component, present: list[C
         values["query"] = {
             "ingressNamespaces": [COMPONENTS["gateway"].namespace] if "gateway" in names else [],
             "metricsNamespaces": [COMPONENTS["monitoring"].namespace] if "monitoring" in names else []}
+        if str(cloud.get("objectStore", "")).startswith("s3://"):
+            # Hourly RDB snapshots to the environment's bucket, where the training stack finds them
+            # (rclone remote from the site stack's Secret redis-snapshot-storage).
+            bucket = cloud["objectStore"].removeprefix("s3://").split("/", 1)[0]
+            values["snapshotSync"] = {"enabled": True,
+                                      "destination": f"{catalog.RCLONE_REMOTE}:{bucket}/{catalog.SNAPSHOT_PREFIX}"}
     elif name == "siddhi":
         values["kafka"] = {"bootstrapServers": f"{service_host('kafka')}:9092"}
         values["inference"] = {"url": f"http://{service_host('gateway')}:8080"}

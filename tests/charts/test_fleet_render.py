@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 from edgeai import capacity, catalog, cli, fleet, helm, paths, render
 from edgeai.composition import compose
@@ -116,6 +117,24 @@ def test_mirror_maker_reaches_the_declared_cloud_kafka_over_sasl_ssl_as_the_site
         env_vars = {e["name"]: e.get("valueFrom") for e in container["env"]}
         assert env_vars["TARGET_USERNAME"] == {"secretKeyRef": {"name": "kafka-mirror-target", "key": "username"}}
         assert env_vars["TARGET_PASSWORD"] == {"secretKeyRef": {"name": "kafka-mirror-target", "key": "password"}}
+
+
+def test_redis_snapshots_go_to_the_declared_bucket_where_the_training_stack_finds_them(rendered) -> None:
+    """#13: every site of an environment with an s3:// object store uploads hourly RDB snapshots under
+    redis-snapshots/<site>/ of its bucket, with the rclone remote of the site stack's Secret."""
+    for env, site in SITES:
+        [redis] = [rr for rr in rendered[f"{env.name}/{site.name}"] if rr.release.component == "redis"]
+        jobs = [o for o in redis.objects if o["kind"] == "CronJob"]
+        store = env.cloud.get("objectStore", "")
+        if not store.startswith("s3://"):
+            assert not jobs, f"{env.name}/{site.name}: no object store declared, nowhere to upload"
+            continue
+        [job] = jobs
+        pod = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        text = yaml.safe_dump(pod)
+        bucket = store.removeprefix("s3://").split("/")[0]
+        assert f"s3:{bucket}/redis-snapshots/{site.name}/" in text, f"{env.name}/{site.name}"
+        assert any(v.get("secret", {}).get("secretName") == "redis-snapshot-storage" for v in pod["volumes"])
 
 
 def test_gpu_models_request_gpus_only_on_gpu_sites(rendered) -> None:

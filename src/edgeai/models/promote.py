@@ -23,10 +23,9 @@ from pathlib import Path
 
 import yaml
 
-from edgeai import paths
+from edgeai import catalog, paths
 from edgeai.models import modelfile
 
-MLFLOW_PREFIX = "mlflow"   # = stacks/cloud.py MLFLOW_PREFIX: the training stack's MLflow artifact root
 VERSION_NOTE = re.compile(r"# MLflow version (\d+)\b")
 DEFAULT_WEIGHT = 10
 
@@ -81,7 +80,7 @@ def artifacts_destination(root: Path, env: str) -> str:
     the bucket being cloud.objectStore or edgeai-<env>-landing (stacks/training/training.py plan)."""
     declared = (yaml.safe_load((root / "environments" / env / "environment.yaml").read_text()) or {})
     store = (declared.get("cloud") or {}).get("objectStore") or f"s3://edgeai-{env}-landing"
-    return f"{store.rstrip('/')}/{MLFLOW_PREFIX}"
+    return f"{store.rstrip('/')}/{catalog.MLFLOW_PREFIX}"
 
 
 def served_uri(source: str, destination: str) -> str:
