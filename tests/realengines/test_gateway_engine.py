@@ -22,6 +22,7 @@ from __future__ import annotations
 import http.client
 import json
 import ssl
+import time
 from typing import Any
 
 from tests.realengines import engines, models
@@ -68,9 +69,12 @@ def test_nginx_routes_auth_canary_rate_limit_and_grpc_to_real_model_servers(tmp_
         assert status == 200 and answer["outputs"][0]["data"] == [1.0], answer
         assert engines.http(f"{base}/v2/models/defect-vision/infer", infer, bearer)[0] == 503
 
-        # Canary split, from 6 client addresses (each stays far below its own rate limit).
-        versions = []
+        # Canary split, from 6 client addresses, paced at 80 requests/s: the key's own budget (rateLimit,
+        # 100/s, burst 200) counts every request of this caller whatever its address, and unpaced the
+        # 600 outran it on a fast run (429 at CI).
+        versions, start = [], time.monotonic()
         for i in range(600):
+            time.sleep(max(0.0, start + i / 80 - time.monotonic()))
             status, answer = engines.http(f"{base}/v2/models/demand-forecast/infer", infer, bearer,
                                           source=f"127.0.0.{10 + i % 6}")
             assert status == 200, answer
