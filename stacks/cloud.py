@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 # The bucket layout (one bucket per environment), shared with the composition and edgeai models promote.
-from edgeai.catalog import EDGE_PREFIX, MLFLOW_PREFIX, RCLONE_REMOTE, SNAPSHOT_PREFIX  # noqa: F401
+from edgeai.catalog import EDGE_PREFIX, MLFLOW_PREFIX, RCLONE_REMOTE, SNAPSHOT_PREFIX, bucket_of  # noqa: F401
 
 INGEST_ENDPOINT = "ingestEndpoint"            # Kafka bootstrap the sites' MirrorMaker 2 writes to
 REGISTRY_URL = "registryUrl"                  # MLflow tracking server and model registry
@@ -68,8 +68,3 @@ def rclone_conf(endpoint: str, access_key_id: str, secret_access_key: str) -> st
         "force_path_style = true",
         "",
     ])
-
-
-def bucket_of(uri: str) -> str:
-    """s3://bucket/any/prefix -> bucket."""
-    return uri.split("://", 1)[1].split("/", 1)[0]

@@ -68,6 +68,11 @@ MLFLOW_PREFIX = "mlflow"              # MLflow artifact root (runs and registere
 RCLONE_REMOTE = "s3"                  # the rclone remote s3:// URIs resolve to (the site stack's rclone.conf)
 
 
+def bucket_of(uri: str) -> str:
+    """s3://bucket/any/prefix -> bucket."""
+    return uri.split("://", 1)[1].split("/", 1)[0]
+
+
 @dataclass(frozen=True)
 class SiteSecret:
     """A Secret the site stack creates (from Pulumi secret config) for the charts to reference: charts

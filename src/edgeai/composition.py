@@ -83,10 +83,18 @@ def declares(env: Environment, site: Site, component: str) -> bool:
 
 def chosen_values(env: Environment, site: Site, component: str) -> dict[str, Any]:
     """A component's values as its chart sees them before derivation (chart defaults, platform,
-    environment, site): what another release's derived values follow, e.g. the gateway's /v1/events
-    route follows the ingest's topics and per-device HTTP limit."""
+    environment, site): what another release's derived values follow."""
     return deep_merge(chart_defaults(COMPONENTS[component].chart), platform()["components"].get(component, {}),
                       *(Layer(f, ("components", component)).values for f in (env.file, site.file)))
+
+
+def http_ingest(env: Environment, site: Site, names: set[str]) -> dict[str, Any] | None:
+    """The ingest release's values when the site (running `names`) takes device events over HTTP: the
+    gateway's /v1/events route follows its topics and per-device limit. None otherwise."""
+    if "ingest" not in names:
+        return None
+    values = chosen_values(env, site, "ingest")
+    return values if values["http"]["enabled"] else None
 
 
 def _global(env: Environment, site: Site) -> dict[str, Any]:
@@ -117,8 +125,7 @@ def _network_policy(env: Environment, site: Site, component: Component,
     if component.name == "gateway" and query_api_enabled(env, site):
         # The route /v1/query/ to the query API; its own policy admits the gateway on its port only.
         callees = sorted({*callees, COMPONENTS["redis"].namespace})
-    if (component.name in ("gateway", "ingest") and "ingest" in names
-            and chosen_values(env, site, "ingest")["http"]["enabled"]):
+    if component.name in ("gateway", "ingest") and http_ingest(env, site, names):
         # The gateway's /v1/events route to the ingest bridge (HTTP devices).
         if component.name == "gateway":
             callees = sorted({*callees, COMPONENTS["ingest"].namespace})
@@ -165,8 +172,7 @@ def _derived(env: Environment, site: Site, component: Component, present: list[C
         values["routes"] = [_route(m) for m in env.placed_models(site)]
         if query_api_enabled(env, site):
             values["query"] = {"service": service_host("redis", "redis-query")}
-        ingest = chosen_values(env, site, "ingest")
-        if any(c.name == "ingest" for c in present) and ingest["http"]["enabled"]:
+        if ingest := http_ingest(env, site, {c.name for c in present}):
             values["ingest"] = {"enabled": True, "service": service_host("ingest"), "topics": ingest["topics"],
                                 "perDevice": ingest["http"]["perDevice"]}
         if site.node_count > 1:  # stateless entry point of every model call: survive a node (EAI-REL-007)
@@ -182,7 +188,7 @@ def _derived(env: Environment, site: Site, component: Component, present: list[C
         if str(cloud.get("objectStore", "")).startswith("s3://"):
             # Hourly RDB snapshots to the environment's bucket, where the training stack finds them
             # (rclone remote from the site stack's Secret redis-snapshot-storage).
-            bucket = cloud["objectStore"].removeprefix("s3://").split("/", 1)[0]
+            bucket = catalog.bucket_of(cloud["objectStore"])
             values["snapshotSync"] = {"enabled": True,
                                       "destination": f"{catalog.RCLONE_REMOTE}:{bucket}/{catalog.SNAPSHOT_PREFIX}"}
     elif name == "siddhi":
