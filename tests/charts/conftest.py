@@ -6,13 +6,13 @@ The helpers every chart test shares live here, imported as `from tests.charts.co
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from edgeai import capacity, helm, paths, podsecurity
+from edgeai.ports import free_port  # noqa: F401 (the chart tests take it from here)
 
 # What edgeai-common's `edgeai.podSecurityContext` / `edgeai.containerSecurityContext` render, and every
 # chart uses for its restricted workloads: Pod Security `restricted` plus a read-only root filesystem.
@@ -128,13 +128,6 @@ def assert_schema_embeds_shared_defs(chart_dir: Path) -> None:
     for key, value in shared.items():
         if not key.startswith("$"):
             assert schema["$defs"][key] == value, f"{chart_dir.name}: $defs.{key}"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -35,6 +35,7 @@ import pytest
 
 from edgeai import paths, tools
 from edgeai.catalog import service_host
+from edgeai.ports import free_port  # noqa: F401 (the engine tests take it from here)
 
 # The sites the tests take their rendered configuration from.
 LOCAL = ("local", "local")                 # the one-node site `edgeai up` deploys
@@ -152,12 +153,6 @@ def adapt(text: str, replacements: list[tuple[str, str]] | dict[str, str], what:
 
 
 # --- processes ----------------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as s:

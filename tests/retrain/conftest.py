@@ -4,7 +4,6 @@ sensor-anomaly model trained by the script its image runs."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -14,22 +13,17 @@ from pathlib import Path
 import pytest
 
 from edgeai import paths
+from edgeai.ports import free_port
 
 pytest.importorskip("mlflow", reason="the retrain extra: pip install -e '.[retrain]' (scripts/setup.sh does)")
 
 MLFLOW = Path(sys.executable).parent / "mlflow"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory) -> str:
     home = tmp_path_factory.mktemp("mlflow")
-    port = _free_port()
+    port = free_port()
     log = (home / "server.log").open("w")
     proc = subprocess.Popen(
         [str(MLFLOW), "server", "--backend-store-uri", f"sqlite:///{home}/mlflow.db",

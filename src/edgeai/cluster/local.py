@@ -13,7 +13,6 @@ on a cluster whose processes died (a reboot, a crash) starts them again on the s
 
 from __future__ import annotations
 
-import socket
 import ssl
 import sys
 import time
@@ -30,6 +29,7 @@ from edgeai.cluster.kube import Kubectl, wait_for
 from edgeai.cluster.processes import ProcessTable, alive, command_line
 from edgeai.cluster.state import ClusterInfo
 from edgeai.fleet import Environment, Site
+from edgeai.ports import bindable, free_ports
 
 SERVICE_CIDR = "10.96.0.0/16"        # the API server's own Service takes its first address, 10.96.0.1
 POD_CIDR = "10.244.0.0/16"           # kwok hands pod IPs out of this range
@@ -39,31 +39,6 @@ PORTS = ("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler")
 # Start order; `down` stops them in reverse.
 PROCESSES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "provisioner")
 START_TIMEOUT = 90.0
-
-
-def free_ports(count: int) -> list[int]:
-    """Ports the kernel hands out on 127.0.0.1 right now (all sockets held open together: distinct)."""
-    socks = []
-    try:
-        for _ in range(count):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        # As the Go servers bind: connections of a killed server in TIME_WAIT do not block the port.
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 @dataclass(frozen=True)
@@ -249,7 +224,7 @@ class LocalCluster:
         """Keep the ports of an existing cluster (etcd remembers its URLs); pick free ones otherwise."""
         ports = self.info.ports
         if all(k in ports for k in PORTS):
-            taken = [k for k in PORTS if not _port_free(ports[k]) and not self._own_port(k)]
+            taken = [k for k in PORTS if not bindable(ports[k], reuse_address=True) and not self._own_port(k)]
             if not taken:
                 return
             if self.files.etcd_data.exists():
