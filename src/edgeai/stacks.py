@@ -140,7 +140,8 @@ SITE_CONFIG: tuple[ConfigKey, ...] = (
               "'<name> <password>' line per user the site file declares (Secret kafka-external-users)",
               example='"$(cat kafka-external-users.txt)"'),
     ConfigKey("kafkaMirrorPassword", "SCRAM password of the site's user (named after the site) on the cloud "
-              "Kafka that MirrorMaker 2 writes to (Secret kafka-mirror-target)"),
+              "Kafka that MirrorMaker 2 writes to, the site's line of the training stack's kafkaMirrorPasswords "
+              "(Secret kafka-mirror-target)"),
     ConfigKey("logWriterPassword", "password of the Elasticsearch user edgeai_log_writer the log agent writes "
               "as (Secrets log-agent-elasticsearch, elasticsearch-credentials); sites that ship to the "
               "central Elasticsearch need the same user there"),
@@ -160,6 +161,14 @@ TRAINING_CONFIG: tuple[ConfigKey, ...] = (
     ConfigKey("postgresPassword", "password of MLflow's Postgres database"),
     ConfigKey("grafanaAdminPassword", "Grafana admin password of the central monitoring"),
     *_OBJECT_STORE,
+    ConfigKey("kafkaExternalTlsCert", "PEM certificate (chain) of the aggregation Kafka's SASL_SSL listener the "
+              "sites' MirrorMaker 2 writes to, naming the host of cloud.kafkaBootstrap and kafka-<i>.<its domain> "
+              "per broker (Secret kafka-external-tls)", example='"$(cat kafka-aggregation.crt)"'),
+    ConfigKey("kafkaExternalTlsKey", "PEM private key (PKCS#8, unencrypted) of that certificate "
+              "(Secret kafka-external-tls)", example='"$(cat kafka-aggregation.key)"'),
+    ConfigKey("kafkaMirrorPasswords", "SCRAM passwords of the sites' users on that listener, one "
+              "'<site> <password>' line per site of the environment, each the kafkaMirrorPassword of that "
+              "site's stack (Secret kafka-external-users)", example='"$(cat kafka-mirror-passwords.txt)"'),
     *_CLUSTER,
     ConfigKey("objectStoreEndpoint", "S3 API endpoint of an external object store (default: an "
               "in-cluster MinIO)", secret=False, required=False, example="https://s3.eu-central-1.amazonaws.com"),

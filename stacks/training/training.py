@@ -7,7 +7,8 @@ build(env, config) creates:
   in-cluster MinIO; one bucket per environment (cloud.objectStore, else edgeai-<env>-landing) laid
   out as stacks/cloud.py describes;
 - MLflow tracking server + model registry on Postgres (password from secret config);
-- the Kafka aggregation cluster (charts/kafka) that the sites' MirrorMaker 2 writes to, and the
+- the Kafka aggregation cluster (charts/kafka) that the sites' MirrorMaker 2 writes to (SASL_SSL,
+  one SCRAM user per site, see aggregation_listener), and the
   landing of the mirrored topics into the bucket (Benthos);
 - a suspended retraining CronJob for GPU nodes (python -m edgeai.retrain on the models that declare
   `retrain:`);
@@ -19,6 +20,7 @@ Its outputs (stacks/cloud.py) reach the site stacks through a StackReference.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +44,7 @@ OBJECT_STORE_NS = "edgeai-object-store"
 CHART_COMPONENTS = ("kafka", "monitoring", "logging")   # our charts, reused in the cloud
 SECRET_KEYS = tuple(k.key for k in naming.TRAINING_CONFIG if k.secret and k.required)
 DB_SECRET, STORE_SECRET = "mlflow-db", "object-store-credentials"
+PASSWORD = re.compile(r"[A-Za-z0-9._~+/-]{16,}")   # what charts/kafka's topics Job accepts for a SCRAM user
 RETRAIN_SCHEDULE = "0 3 * * 0"   # weekly; the CronJob is suspended until a team enables it
 
 
@@ -102,6 +105,48 @@ def namespaces(p: Plan) -> list[str]:
     return sorted({TRAINING_NS, *chart_ns, *([OBJECT_STORE_NS] if p.in_cluster_store else [])})
 
 
+def mirrored(env: Environment) -> bool:
+    """Whether the sites mirror their topics here: the composition turns MirrorMaker 2 on where the
+    environment declares cloud.kafkaBootstrap, and only there does the aggregation Kafka listen for them."""
+    return bool(env.cloud.get("kafkaBootstrap"))
+
+
+def aggregation_listener(env: Environment, p: Plan) -> dict[str, Any]:
+    """charts/kafka `external` values of the aggregation Kafka: the SASL_SSL listener the sites' MirrorMaker 2
+    writes to over the WAN, with one SCRAM user per site named after it (the username of the site's Secret
+    kafka-mirror-target), created by the chart's topics Job and revoked when the site leaves the fleet.
+    Every broker has a load balancer of its own: broker i is advertised as kafka-<i>.<domain> of the declared
+    bootstrap host (which may point at any of them), a single broker as that host itself."""
+    if not mirrored(env):
+        return {}
+    host, _, port = env.cloud["kafkaBootstrap"].rpartition(":")
+    label, _, domain = host.partition(".")
+    hosts = [host] if p.kafka_brokers == 1 else [f"{label}-{i}.{domain}" for i in range(p.kafka_brokers)]
+    return {"external": {"enabled": True, "service": {"type": "LoadBalancer", "port": int(port)},
+                         "advertisedHosts": hosts, "users": [{"name": s} for s in sorted(env.sites)]}}
+
+
+def mirror_users(env: Environment, lines: str) -> str:
+    """The Secret kafka-external-users' `users` text from the kafkaMirrorPasswords config: exactly one
+    '<site> <password>' line per site of the environment (a missing site could not mirror, an unknown
+    one is a site that left the fleet and keeps its access)."""
+    rows = [(i, line.split()) for i, line in enumerate(lines.splitlines(), 1) if line.strip()]
+    pairs = [fields for _, fields in rows if len(fields) == 2]
+    names = [n for n, _ in pairs]
+    sites = set(env.sites)
+    problems = [  # never the text of a line: it holds a password
+        *(f"line {i} is not '<site> <password>'" for i, fields in rows if len(fields) != 2),
+        *(f"the password of site {n} is not 16 or more of A-Z a-z 0-9 . _ ~ + / -"
+          for n, pw in pairs if not PASSWORD.fullmatch(pw)),
+        *(f"no line for site {s}" for s in sorted(sites - set(names))),
+        *(f"'{n}' is not a site of environment {env.name}" for n in sorted(set(names) - sites)),
+        *(f"site {n} has {names.count(n)} lines" for n in sorted(set(names)) if names.count(n) > 1)]
+    if problems:
+        raise ValueError(f"training stack of {env.name}: config edgeai:kafkaMirrorPasswords: {'; '.join(problems)}; "
+                         "give one '<site> <password>' line per site (the site stack's kafkaMirrorPassword)")
+    return "".join(f"{n} {pw}\n" for n, pw in pairs)
+
+
 def chart_releases(env: Environment, p: Plan) -> list[Release]:
     """Our charts, reused in the cloud, as releases (same shape as the composition's)."""
     global_values: dict[str, Any] = {"environment": env.name, "site": SITE, "region": REGION,
@@ -116,8 +161,9 @@ def chart_releases(env: Environment, p: Plan) -> list[Release]:
                 "egressCIDRs": []}
 
     values = {
-        "kafka": {"brokers": p.kafka_brokers,
-                  "networkPolicy": network_policy([TRAINING_NS, ns["monitoring"]])},
+        "kafka": {"brokers": p.kafka_brokers, **aggregation_listener(env, p),
+                  "networkPolicy": {**network_policy([TRAINING_NS, ns["monitoring"]]),
+                                    **({"exposedTo": ["0.0.0.0/0"]} if mirrored(env) else {})}},
         "monitoring": {"scrapeNamespaces": namespaces(p),
                        "prometheus": {"remoteWriteReceiver": True},  # the sites' Prometheus write here
                        "networkPolicy": network_policy([ns["logging"]], [n for n in namespaces(p)
@@ -234,13 +280,20 @@ def build(env: Environment, config: TrainingConfig) -> dict[str, Any]:
         opts=b.opts(postgres, *store_ready))
     _service(b, TRAINING_NS, "mlflow", workloads.PORTS["mlflow"], mlflow)
 
+    kafka_ns = catalog.COMPONENTS["kafka"].namespace
+    kafka_secrets = [] if not mirrored(env) else [
+        b.secret(kafka_ns, "kafka-external-tls", {"tls.crt": s["kafkaExternalTlsCert"],
+                                                  "tls.key": s["kafkaExternalTlsKey"]}, type="kubernetes.io/tls"),
+        b.secret(kafka_ns, "kafka-external-users", {"users": pulumi.Output.from_input(
+            s["kafkaMirrorPasswords"]).apply(lambda lines: mirror_users(env, lines))})]
     charts = {}
     for release in chart_releases(env, p):   # local chart paths, relative to the project root
         charts[release.name] = k8s.helm.v3.Release(
             release.name, name=release.name, namespace=release.namespace, chart=release.chart,
             dependency_update=True, values=release.values, create_namespace=False, atomic=True,
             cleanup_on_fail=True, max_history=5, timeout=900,
-            opts=b.opts(b.namespaces[release.namespace], grafana if release.name == "monitoring" else None))
+            opts=b.opts(b.namespaces[release.namespace], grafana if release.name == "monitoring" else None,
+                        *(kafka_secrets if release.name == "kafka" else [])))
 
     landing_text = workloads.landing_config(
         bootstrap=f"{catalog.service_host('kafka')}:9092", topics=catalog.TOPICS, bucket=p.bucket,

@@ -37,7 +37,19 @@ def secret_value(stack: str, key: str) -> str:
 
 def config_for(stack: str, keys: tuple[naming.ConfigKey, ...], extra: dict[str, str] | None = None):
     secrets = {k.full: secret_value(stack, k.key) for k in keys if k.secret and k.required}
+    env = ENVS.get(stack.split(".")[0])
+    if env and "edgeai:kafkaMirrorPasswords" in secrets:   # lines the training stack checks against the fleet
+        secrets["edgeai:kafkaMirrorPasswords"] = mirror_passwords(env)
     return {**secrets, **(extra or {})}, sorted(secrets)
+
+
+def mirror_password(env_name: str, site: str) -> str:
+    """A site's SCRAM password in the training stack's kafkaMirrorPasswords (the charset the chart takes)."""
+    return f"MIRROR-{env_name}-{site}-0123456789"
+
+
+def mirror_passwords(env) -> str:
+    return "".join(f"{s} {mirror_password(env.name, s)}\n" for s in sorted(env.sites))
 
 
 def training_outputs(env_name: str, endpoint: str | None = EXTERNAL_STORE) -> dict[str, str]:

@@ -9,7 +9,7 @@ from urllib.parse import unquote
 
 import pytest
 import yaml
-from stack_cases import ENVS, EXTERNAL_STORE, secret_value
+from stack_cases import ENVS, EXTERNAL_STORE, mirror_password, secret_value
 
 from edgeai import capacity, catalog, paths, podsecurity
 from edgeai import stacks as naming
@@ -44,7 +44,8 @@ def test_resource_kinds_and_counts(training_case) -> None:
     assert Counter(r.kind for r in run.resources) == Counter({
         "kubernetes": 1, "Namespace": namespaces,
         "NetworkPolicy": 2 * namespaces + 4 + in_cluster,     # baseline + postgres/mlflow/landing/retrain (+store)
-        "Secret": 3 + in_cluster,            # store credentials (twice in-cluster), mlflow-db, grafana-admin
+        # store credentials (twice in-cluster), mlflow-db, grafana-admin (+ the aggregation listener's two)
+        "Secret": 3 + in_cluster + 2 * training.mirrored(env),
         "Release": len(training.CHART_COMPONENTS),
         "StatefulSet": 1, "Deployment": 2 + in_cluster, "Service": 2 + in_cluster,
         "ConfigMap": 1, "CronJob": 1, **({"PersistentVolumeClaim": 1} if in_cluster else {})})
@@ -232,3 +233,47 @@ def test_retraining_runs_edgeai_retrain_on_the_models_that_declare_it(training_c
     assert [s["name"] for s in specs] == declared
     for spec in specs:
         assert spec["retrain"] == env.models[spec["name"]].file.data["retrain"]
+
+
+def test_the_sites_mirror_to_a_sasl_ssl_listener_with_a_scram_user_each(training_case) -> None:
+    env, _, run = training_case
+    [kafka] = [r.inputs["values"] for r in run.of_type("Release") if r.name == "kafka"]
+    if not training.mirrored(env):   # no cloud.kafkaBootstrap: the sites run no MirrorMaker, nothing listens
+        assert "external" not in kafka
+        assert not [s for s in run.of_type("Secret") if s.k8s_name.startswith("kafka-external")]
+        return
+    host, port = env.cloud["kafkaBootstrap"].rsplit(":", 1)
+    label, domain = host.split(".", 1)
+    ext = kafka["external"]
+    assert ext["enabled"] and ext["service"] == {"type": "LoadBalancer", "port": int(port)}
+    brokers = int(kafka["brokers"])   # numbers come back from the engine as floats
+    assert ext["advertisedHosts"] == ([host] if brokers == 1 else [f"{label}-{i}.{domain}" for i in range(brokers)])
+    assert ext["users"] == [{"name": s} for s in sorted(env.sites)]
+    assert kafka["networkPolicy"]["exposedTo"] == ["0.0.0.0/0"]   # sites dial in from anywhere: TLS + SCRAM decide
+    stack = f"{env.name}.training"
+    ns = catalog.COMPONENTS["kafka"].namespace
+    tls = run.one("Secret", "kafka-external-tls", ns)
+    assert tls.inputs["type"] == "kubernetes.io/tls"
+    assert tls.inputs["stringData"] == {"tls.crt": secret_value(stack, "kafkaExternalTlsCert"),
+                                        "tls.key": secret_value(stack, "kafkaExternalTlsKey")}
+    users = run.one("Secret", "kafka-external-users", ns).inputs["stringData"]["users"]
+    assert users == "".join(f"{s} {mirror_password(env.name, s)}\n" for s in sorted(env.sites))
+    # What the site stacks and the composition agree on: each site's MirrorMaker logs in as the site.
+    from edgeai import composition
+    for site in env.sites.values():
+        [release] = [r for r in composition.compose(env, site) if r.component == "kafka"]
+        mm = release.values["mirrorMaker"]
+        assert mm["enabled"] and mm["targetBootstrap"] == env.cloud["kafkaBootstrap"] and mm["targetAuth"]["enabled"]
+
+
+@pytest.mark.parametrize(("lines", "expected"), [
+    ("", "no line for site stg-ap-1; no line for site stg-eu-1; no line for site stg-us-1"),
+    ("justapasswordwithoutasite0123", "line 1 is not '<site> <password>'"),
+    ("stg-ap-1 short\n", "the password of site stg-ap-1 is not 16 or more"),
+    ("lyon-007 aaaaaaaaaaaaaaaaaaaa", "'lyon-007' is not a site of environment staging"),
+    ("stg-ap-1 aaaaaaaaaaaaaaaaaaaa\nstg-ap-1 bbbbbbbbbbbbbbbbbbbb", "site stg-ap-1 has 2 lines"),
+])
+def test_mirror_passwords_name_every_site_once(lines, expected) -> None:
+    with pytest.raises(ValueError, match=re.escape(expected)) as raised:
+        training.mirror_users(ENVS["staging"], lines)
+    assert "justapassword" not in str(raised.value) and "aaaa" not in str(raised.value)   # no secret in errors
