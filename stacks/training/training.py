@@ -193,8 +193,7 @@ def _workload_policies(b: Builder, p: Plan) -> None:
         # The registry serves every namespace of the cluster (training jobs, CI, users' port-forward).
         "ingress": [{"from": [{"namespaceSelector": {}}], "ports": tcp(workloads.PORTS["mlflow"])}],
         "egress": [{"to": peers(pods={app: "postgres"}), "ports": tcp(workloads.PORTS["postgres"])},
-                   {"to": store_peers, "ports": tcp(store_port)},
-                   {"to": common.ANYWHERE, "ports": tcp(443)}]})   # PyPI, for the deps init container
+                   {"to": store_peers, "ports": tcp(store_port)}]})
     b.network_policy(TRAINING_NS, "landing", {
         "podSelector": {"matchLabels": {app: "landing"}}, "policyTypes": ["Ingress", "Egress"],
         "ingress": [{"from": peers([monitoring_ns]), "ports": tcp(workloads.PORTS["landing"])}],
@@ -274,7 +273,7 @@ def build(env: Environment, config: TrainingConfig) -> dict[str, Any]:
         f"{TRAINING_NS}/mlflow", metadata=b.meta("mlflow", TRAINING_NS, labels=_labels("mlflow")), spec={
             "replicas": 1, "selector": {"matchLabels": _labels("mlflow")},
             "template": workloads.mirrored(workloads.mlflow_pod(
-                _labels("mlflow"), artifacts=f"s3://{p.bucket}/{cloud.MLFLOW_PREFIX}",
+                _labels("mlflow"), namespace=TRAINING_NS, artifacts=f"s3://{p.bucket}/{cloud.MLFLOW_PREFIX}",
                 object_store_endpoint=p.object_store_endpoint, db_secret=DB_SECRET,
                 store_secret=STORE_SECRET, bucket=p.bucket), mirror)},
         opts=b.opts(postgres, *store_ready))

@@ -3,8 +3,9 @@ S3-compatible object store, the landing of edge data into the object store, the 
 
 Every pod passes Pod Security `restricted` (non-root, no privilege escalation, all capabilities
 dropped, RuntimeDefault seccomp, read-only root filesystem with emptyDirs where it writes), declares
-requests and limits, probes, and Prometheus annotations where it exposes metrics. Images are the
-official upstream ones, pinned, except the retrain job's (this repository's edgeai.retrain).
+requests and limits, probes, and Prometheus annotations where it exposes metrics. MLflow, Postgres and
+MinIO run this repository's images (images/<name>, built here like the sites'); the landing and the
+retrain job's images are not built here yet.
 """
 
 from __future__ import annotations
@@ -14,19 +15,17 @@ from typing import Any
 
 import yaml
 
+from edgeai.images import definitions
+
 IMAGES = {
-    "mlflow": "ghcr.io/mlflow/mlflow:v2.19.0",
-    "postgres": "docker.io/library/postgres:16.6",
-    "minio": "docker.io/minio/minio:RELEASE.2024-11-07T00-52-20Z",
+    # images/mlflow carries the Postgres driver and boto3 the official image lacks (mlflow/mlflow#9513),
+    # so nothing is installed at pod start and MLflow needs no route to PyPI.
+    **{name: definitions.load(name).ref() for name in ("mlflow", "postgres", "minio")},
     "landing": "docker.io/jeffail/benthos:4.27.0",
     # This repository's package with its retrain extra (pip install '.[retrain]'): no image definition
     # under images/ builds it yet.
     "retrain": "ghcr.io/edgeai-platform/retrain:0.1.0",
 }
-# The official MLflow image ships neither a Postgres driver nor boto3 (mlflow/mlflow#9513): an init
-# container installs these pinned versions from PyPI into an emptyDir on PYTHONPATH.
-MLFLOW_EXTRA_PACKAGES = ("psycopg2-binary==2.9.10", "boto3==1.35.99")
-
 
 
 def mirrored(template: dict[str, Any], mirror: str | None) -> dict[str, Any]:
@@ -96,7 +95,16 @@ def pod_template(labels: dict[str, str], containers: list[dict[str, Any]], *, ui
     }
 
 
-def mlflow_pod(labels: dict[str, str], *, artifacts: str, object_store_endpoint: str,
+def mlflow_allowed_hosts(namespace: str) -> str:
+    """The Host headers MLflow answers (--allowed-hosts; since MLflow 3 it refuses others with 403,
+    against DNS rebinding): its Service's names in the cluster, and localhost for a port-forward.
+    Kubelet's probes (Host: the pod IP) reach /health, which the check exempts."""
+    names = ["mlflow", f"mlflow.{namespace}", f"mlflow.{namespace}.svc", f"mlflow.{namespace}.svc.cluster.local",
+             "localhost", "127.0.0.1"]
+    return ",".join(f"{n}:*" for n in names)
+
+
+def mlflow_pod(labels: dict[str, str], *, namespace: str, artifacts: str, object_store_endpoint: str,
                db_secret: str, store_secret: str, bucket: str) -> dict[str, Any]:
     """MLflow tracking server + model registry: Postgres backend, artifacts proxied to the object store.
     The `buckets` init container creates the environment's bucket when it is missing."""
@@ -105,7 +113,6 @@ def mlflow_pod(labels: dict[str, str], *, artifacts: str, object_store_endpoint:
         {"name": "MLFLOW_S3_ENDPOINT_URL", "value": object_store_endpoint},
         env_from_secret("AWS_ACCESS_KEY_ID", store_secret, "access-key-id"),
         env_from_secret("AWS_SECRET_ACCESS_KEY", store_secret, "secret-access-key"),
-        {"name": "PYTHONPATH", "value": "/deps"},
         {"name": "HOME", "value": "/tmp"},
     ]
     ensure_bucket = (
@@ -114,12 +121,8 @@ def mlflow_pod(labels: dict[str, str], *, artifacts: str, object_store_endpoint:
         f"try:\n    s3.head_bucket(Bucket={bucket!r})\n"
         f"except botocore.exceptions.ClientError:\n    s3.create_bucket(Bucket={bucket!r})\n"
     )
-    mounts = [{"name": "deps", "mountPath": "/deps"}, {"name": "tmp", "mountPath": "/tmp"}]
+    mounts = [{"name": "tmp", "mountPath": "/tmp"}]
     init = [
-        container("deps", IMAGES["mlflow"], command=["pip", "install", "--no-cache-dir", "--target", "/deps",
-                                                     *MLFLOW_EXTRA_PACKAGES],
-                  env=[{"name": "HOME", "value": "/tmp"}], volumeMounts=mounts,
-                  resources=resources("100m", "256Mi", "1", "512Mi", disk="512Mi", disk_limit="2Gi")),
         container("buckets", IMAGES["mlflow"], command=["python", "-c", ensure_bucket], env=s3_env,
                   volumeMounts=mounts, resources=resources("50m", "128Mi", "500m", "256Mi", disk="64Mi",
                                                            disk_limit="2Gi")),
@@ -127,14 +130,15 @@ def mlflow_pod(labels: dict[str, str], *, artifacts: str, object_store_endpoint:
     server = container(
         "mlflow", IMAGES["mlflow"],
         command=["mlflow", "server", "--host", "0.0.0.0", "--port", str(port), "--workers", "2",
-                 "--serve-artifacts", "--artifacts-destination", artifacts],
+                 "--serve-artifacts", "--artifacts-destination", artifacts,
+                 "--allowed-hosts", mlflow_allowed_hosts(namespace)],
         env=[env_from_secret("MLFLOW_BACKEND_STORE_URI", db_secret, "uri"), *s3_env],
         ports=[{"name": "http", "containerPort": port}],
         readinessProbe=http_probe("/health", port), livenessProbe=http_probe("/health", port, 20, 6),
         startupProbe=http_probe("/health", port, 5, 60),
         resources=resources("250m", "512Mi", "2", "2Gi", disk="1Gi", disk_limit="3Gi"), volumeMounts=mounts)
     return pod_template(labels, [server], uid=10001, init=init,
-                        volumes=[empty_dir("deps", "1Gi"), empty_dir("tmp", "1Gi")],
+                        volumes=[empty_dir("tmp", "1Gi")],
                         annotations=metrics_annotations(port))
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import tomllib
+
 import pytest
 
-from edgeai import access, tools
+from edgeai import access, paths, tools
 from edgeai.images import definitions
 from edgeai.images.definitions import DefinitionError, definition_for, split_ref
 from edgeai.images.needed import pod_images
@@ -23,6 +25,15 @@ def test_every_definition_loads_with_its_pins_resolved():
         assert d.ref() == f"ghcr.io/{d.repository}:{d.tag}"
         for stage in d.stages.values():
             assert stage in defs, f"{d.name} builds on {stage}, which has no definition"
+
+
+def test_the_mlflow_server_image_speaks_the_mlflow_of_the_retrain_job():
+    """The registry (images/mlflow) and the clients that register and promote versions (the retrain
+    extra) pin the same MLflow and boto3: one bump, both sides."""
+    project = tomllib.loads((paths.ROOT / "pyproject.toml").read_text())
+    retrain = dict(r.split("==") for r in project["project"]["optional-dependencies"]["retrain"])
+    server = dict(r.split("==") for r in definitions.load("mlflow").pip)
+    assert {k: server[k] for k in ("mlflow", "boto3")} == {k: retrain[k] for k in ("mlflow", "boto3")}
 
 
 def test_a_definition_with_an_unknown_key_or_pin_is_refused(tmp_path, monkeypatch):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from collections import Counter
-from urllib.parse import unquote
+from urllib.parse import unquote, urlparse
 
 import pytest
 import yaml
@@ -13,6 +14,7 @@ from stack_cases import ENVS, EXTERNAL_STORE, mirror_password, secret_value
 
 from edgeai import capacity, catalog, paths, podsecurity
 from edgeai import stacks as naming
+from edgeai.images import definitions
 from edgeai.layers import deep_merge
 from stacks import cloud
 from stacks.training import training, workloads
@@ -31,7 +33,7 @@ def _objects(run) -> list[dict]:
 
 
 def image(env, name: str) -> str:
-    """The official image of a training workload, through the environment's mirror when it has one."""
+    """The image of a training workload, through the environment's mirror when it has one."""
     official = workloads.IMAGES[name]
     mirror = (env.config.get("images") or {}).get("mirror")
     return f"{mirror}/{official.split('/', 1)[1]}" if mirror else official
@@ -89,7 +91,7 @@ def test_images_follow_the_environment_mirror() -> None:
     images = [c["image"] for o in _objects(run) if o["kind"] in WORKLOAD_KINDS
               for c in [*capacity.pod_spec(o).get("initContainers", []), *capacity.pod_spec(o)["containers"]]]
     assert images and all(i.startswith("registry.example.com/edgeai/") for i in images)
-    assert "registry.example.com/edgeai/mlflow/mlflow:v2.19.0" in images
+    assert f"registry.example.com/edgeai/edgeai-platform/mlflow:{definitions.load('mlflow').tag}" in images
 
 
 def test_probes_on_every_long_running_container(training_case) -> None:
@@ -136,15 +138,24 @@ def test_object_store_in_cluster_or_external(training_case) -> None:
     assert f"s3://{cloud.bucket_of(uri)}/{cloud.MLFLOW_PREFIX}" in mlflow["containers"][0]["command"]
 
 
-def test_mlflow_runs_on_postgres_with_pinned_drivers(training_case) -> None:
+def test_mlflow_runs_on_postgres_from_its_own_image(training_case) -> None:
     env, _, run = training_case
     spec = run.one("Deployment", "mlflow", training.TRAINING_NS).inputs["spec"]["template"]["spec"]
     [server] = spec["containers"]
     assert {"name": "MLFLOW_BACKEND_STORE_URI",
             "valueFrom": {"secretKeyRef": {"name": training.DB_SECRET, "key": "uri"}}} in server["env"]
-    deps = spec["initContainers"][0]["command"]
-    assert all("==" in pkg for pkg in workloads.MLFLOW_EXTRA_PACKAGES)
-    assert set(workloads.MLFLOW_EXTRA_PACKAGES) <= set(deps)
+    # The Postgres driver and boto3 are in the image (images/mlflow): nothing is installed at pod start.
+    assert server["image"] == image(env, "mlflow")
+    assert {p.split("==")[0] for p in definitions.load("mlflow").pip} >= {"mlflow", "psycopg2-binary", "boto3"}
+    assert [c["name"] for c in spec["initContainers"]] == ["buckets"]
+    # MLflow 3 answers only the Host headers it allows (403 otherwise): the registry URL the sites and the
+    # retrain job use must be one of them.
+    command = server["command"]
+    allowed = command[command.index("--allowed-hosts") + 1].split(",")
+    host = urlparse(run.outputs[cloud.REGISTRY_URL]).netloc
+    assert any(fnmatch.fnmatchcase(host, pattern) for pattern in allowed), (host, allowed)
+    assert not any(fnmatch.fnmatchcase("evil.example.com:5000", pattern) for pattern in allowed)
+    assert not any("pip" in " ".join(c.get("command", [])) for c in [*spec["initContainers"], server])
     postgres = run.one("StatefulSet", "postgres", training.TRAINING_NS).inputs["spec"]
     assert postgres["template"]["spec"]["containers"][0]["image"] == image(env, "postgres")
     assert postgres["volumeClaimTemplates"][0]["metadata"]["name"] == "data"
