@@ -155,7 +155,8 @@ def _derived(env: Environment, site: Site, component: Component, present: list[C
         if cloud.get("kafkaBootstrap"):
             # Over the WAN: TLS and a SCRAM user per site (Secret kafka-mirror-target, from the site stack).
             values["mirrorMaker"] = {"enabled": True, "targetBootstrap": cloud["kafkaBootstrap"],
-                                     "targetAuth": {"enabled": True}}
+                                     "targetAuth": {"enabled": True,
+                                                    **({"trustedCA": cloud["kafkaCA"]} if "kafkaCA" in cloud else {})}}
     elif name == "model-serving" and model is not None:
         spec = {k: model.file.data[k] for k in ("name", "framework", "uri")}
         spec.update(replicas=model.replicas, gpu=model.gpu)

@@ -296,12 +296,32 @@ def test_mirror_maker_replicates_platform_topics_to_the_cloud() -> None:
     assert props["cloud->fra-store-001.enabled"] == "false"
     assert props["fra-store-001->cloud.topics"] == "|".join(catalog.TOPICS)
     assert props["cloud.security.protocol"] == "SASL_SSL"
+    # The herd whose group lives on the cloud resumes as soon as the uplink returns (a worker setting
+    # reaches a herd only with its target's prefix; tests/realengines/test_mirror_engine.py).
+    assert props["cloud.scheduled.rebalance.max.delay.ms"] == "0"
+    assert props["cloud.offset.flush.interval.ms"] == "5000"   # bounds the replay after a cut
     assert "jaas" not in data["mirror-maker.properties"]  # credentials are added at start from env
     (dep,) = find(objects, "Deployment", "kafka-mirror-maker")
     c = dep["spec"]["template"]["spec"]["containers"][0]
     assert c["command"] == ["/bin/bash", "/etc/kafka/edgeai/mirror-maker.sh"]
     assert env_of(c)["TARGET_PASSWORD"] == {"secretKeyRef": {"name": "kafka-cloud", "key": "password"}}
     assert "exec /opt/kafka/bin/connect-mirror-maker.sh" in data["mirror-maker.sh"]
+
+
+def test_mirror_maker_trusts_a_private_ca_of_the_cloud_kafka_when_given_one() -> None:
+    base = {"enabled": True, "targetBootstrap": "kafka.cloud.example:9093", "targetAuth": {"enabled": True}}
+    public = find(kafka({"mirrorMaker": base}), "ConfigMap", "kafka-mirror-maker")[0]["data"]
+    assert "truststore" not in public["mirror-maker.properties"] and "target-ca.crt" not in public
+    ca = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
+    objects = kafka({"mirrorMaker": {**base, "targetAuth": {"enabled": True, "trustedCA": ca}}})
+    data = find(objects, "ConfigMap", "kafka-mirror-maker")[0]["data"]
+    props = properties(data["mirror-maker.properties"])
+    assert props["cloud.ssl.truststore.type"] == "PEM"
+    # The ConfigMap is mounted at /etc/kafka/edgeai: the CA file is its key target-ca.crt.
+    assert props["cloud.ssl.truststore.location"] == "/etc/kafka/edgeai/target-ca.crt"
+    assert data["target-ca.crt"] == ca
+    with pytest.raises(helm.HelmError, match="trustedCA"):
+        kafka({"mirrorMaker": {**base, "targetAuth": {"enabled": True, "trustedCA": "not a certificate"}}})
 
 
 def test_mirror_maker_needs_a_target() -> None:

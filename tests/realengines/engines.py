@@ -429,6 +429,8 @@ _KAFKA_SHIMS = {
     "kafka-storage.sh": ("-Xmx256m $KAFKA_CLI_OPTS", "kafka.tools.StorageTool"),
     "kafka-topics.sh": ("$KAFKA_HEAP_OPTS $KAFKA_CLI_OPTS", "org.apache.kafka.tools.TopicCommand"),
     "kafka-configs.sh": ("$KAFKA_HEAP_OPTS $KAFKA_CLI_OPTS", "kafka.admin.ConfigCommand"),
+    "connect-mirror-maker.sh": ("$KAFKA_HEAP_OPTS $KAFKA_JVM_PERFORMANCE_OPTS",
+                                "org.apache.kafka.connect.mirror.MirrorMaker"),
 }
 # The distribution's default JVM flags for the broker (kafka-run-class.sh); the CLIs get a quick-start
 # JIT setting (a local speed-up of short-lived JVMs, no behaviour of Kafka's).
@@ -475,6 +477,8 @@ class KafkaCluster:
     # broker, the Secrets' contents (kafka-external-tls from the cluster CA code edgeai up uses,
     # kafka-external-users with a password per declared user) and the CA file clients trust.
     external_ports: list[int] = field(default_factory=list)
+    # What the brokers advertise on that listener, when a relay stands in front of it (default: its ports).
+    advertised_ports: list[int] = field(default_factory=list)
     external_users: dict[str, str] = field(default_factory=dict)
     external_tls: dict[str, str] = field(default_factory=dict)
     ca_file: str = ""
@@ -572,7 +576,7 @@ class KafkaCluster:
         if self.external:   # the advertised node ports become the loopback ports of the brokers
             line = next(x for x in start.splitlines() if x.strip().startswith("external_advertised=("))
             start = adapt(start, {line: "external_advertised=(" + " ".join(
-                f'"127.0.0.1:{p}"' for p in self.external_ports) + ")"}, "start.sh")
+                f'"127.0.0.1:{p}"' for p in (self.advertised_ports or self.external_ports)) + ")"}, "start.sh")
         (node / "start.sh").write_text(start)
         c = container(self.objects, "StatefulSet", "kafka", "kafka")
         rendered = env_values(c)

@@ -275,6 +275,14 @@ def test_the_sites_mirror_to_a_sasl_ssl_listener_with_a_scram_user_each(training
         [release] = [r for r in composition.compose(env, site) if r.component == "kafka"]
         mm = release.values["mirrorMaker"]
         assert mm["enabled"] and mm["targetBootstrap"] == env.cloud["kafkaBootstrap"] and mm["targetAuth"]["enabled"]
+        assert "trustedCA" not in mm["targetAuth"]   # no cloud.kafkaCA: the JVM's public CAs
+    # A private CA that signed the listener's certificate (cloud.kafkaCA) is what every MirrorMaker trusts.
+    import copy
+    private = copy.deepcopy(env)
+    private.cloud["kafkaCA"] = "-----BEGIN CERTIFICATE-----\nMIIBprivate\n-----END CERTIFICATE-----\n"
+    for site in private.sites.values():
+        [release] = [r for r in composition.compose(private, site) if r.component == "kafka"]
+        assert release.values["mirrorMaker"]["targetAuth"]["trustedCA"] == private.cloud["kafkaCA"]
 
 
 @pytest.mark.parametrize(("lines", "expected"), [
