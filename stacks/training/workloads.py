@@ -3,9 +3,9 @@ S3-compatible object store, the landing of edge data into the object store, the 
 
 Every pod passes Pod Security `restricted` (non-root, no privilege escalation, all capabilities
 dropped, RuntimeDefault seccomp, read-only root filesystem with emptyDirs where it writes), declares
-requests and limits, probes, and Prometheus annotations where it exposes metrics. MLflow, Postgres and
-MinIO run this repository's images (images/<name>, built here like the sites'); the landing and the
-retrain job's images are not built here yet.
+requests and limits, probes, and Prometheus annotations where it exposes metrics. MLflow, Postgres,
+MinIO and the retrain job run this repository's images (images/<name>, built here like the sites'); the
+landing's is not built here yet.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from edgeai.images import definitions
 IMAGES = {
     # images/mlflow carries the Postgres driver and boto3 the official image lacks (mlflow/mlflow#9513),
     # so nothing is installed at pod start and MLflow needs no route to PyPI.
-    **{name: definitions.load(name).ref() for name in ("mlflow", "postgres", "minio")},
+    # images/retrain is this repository's package with its retrain extra (python -m edgeai.retrain).
+    **{name: definitions.load(name).ref() for name in ("mlflow", "postgres", "minio", "retrain")},
+    # Not built here: Benthos' Kafka and S3 components live in redpanda-data/connect, not in the
+    # benthos/v4 core the Go proxy serves.
     "landing": "docker.io/jeffail/benthos:4.27.0",
-    # This repository's package with its retrain extra (pip install '.[retrain]'): no image definition
-    # under images/ builds it yet.
-    "retrain": "ghcr.io/edgeai-platform/retrain:0.1.0",
 }
 
 

@@ -36,6 +36,22 @@ def test_the_mlflow_server_image_speaks_the_mlflow_of_the_retrain_job():
     assert {k: server[k] for k in ("mlflow", "boto3")} == {k: retrain[k] for k in ("mlflow", "boto3")}
 
 
+def test_an_image_of_this_repository_s_package_changes_with_its_sources(tmp_path, monkeypatch):
+    retrain = definitions.load("retrain")
+    assert retrain.project == ("retrain",) and retrain.project_requirement == "edgeai[retrain]"
+    project = tomllib.loads((paths.ROOT / "pyproject.toml").read_text())["project"]
+    assert retrain.tag == project["version"]
+    assert definitions.load("mlflow").project is None and definitions.load("mlflow").project_requirement is None
+    source = tmp_path / "src" / "edgeai" / "x.py"
+    source.parent.mkdir(parents=True)
+    source.write_text("a = 1\n")
+    monkeypatch.setattr(paths, "ROOT", tmp_path)
+    monkeypatch.setattr(definitions, "project_sources", lambda: [source])
+    before = retrain.sources_digest()
+    source.write_text("a = 2\n")
+    assert retrain.sources_digest() != before
+
+
 def test_a_definition_with_an_unknown_key_or_pin_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(definitions, "IMAGES", tmp_path)
     (tmp_path / "x").mkdir()

@@ -114,14 +114,18 @@ def _stage_inputs(d: Definition, context: Path, log) -> dict[str, list[str]]:
             built = inputs.go_binary(binary, log)
             shutil.copy2(built, context / "bin" / binary.name)
             sbom["go"] += inputs.go_modules(built)
-    if d.pip or d.pip_no_deps:
+    if d.pip or d.pip_no_deps or d.project is not None:
         (context / "wheels").mkdir()
         for reqs, no_deps, name in ((d.pip, False, "requirements.txt"),
                                     (d.pip_no_deps, True, "requirements-no-deps.txt")):
-            (context / name).write_text("".join(f"{r}\n" for r in reqs))
+            listed = [*reqs, *([d.project_requirement] if d.project_requirement and not no_deps else [])]
+            (context / name).write_text("".join(f"{r}\n" for r in listed))
             if reqs:
                 for wheel in inputs.wheels(list(reqs), no_deps, log).glob("*.whl"):
                     shutil.copy2(wheel, context / "wheels" / wheel.name)
+        if d.project is not None:
+            for wheel in inputs.project_wheels(d.project, log):
+                shutil.copy2(wheel, context / "wheels" / wheel.name)
         sbom["pip"] = sorted(p.name for p in (context / "wheels").glob("*.whl"))
     return sbom
 

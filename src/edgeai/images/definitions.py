@@ -22,7 +22,9 @@ IMAGES = paths.ROOT / "images"
 # Where the project publishes its images; every site pulls them through its own registry
 # (environment `images.mirror`), see docs/adr/0001-own-images.md.
 DEFAULT_REGISTRY = "ghcr.io"
-_KEYS = {"repository", "tag", "debian", "maven", "javac", "go", "pip", "pip-no-deps", "stages", "verify"}
+_KEYS = {"repository", "tag", "debian", "maven", "javac", "go", "pip", "pip-no-deps", "project", "stages", "verify"}
+# What this repository's own package (edgeai) is built from: pyproject.toml and the package folders.
+PROJECT_FOLDERS = ("src/edgeai", "policies")
 
 
 class DefinitionError(ValueError):
@@ -56,6 +58,8 @@ class Definition:
     go: tuple[GoBinary, ...] = ()
     pip: tuple[str, ...] = ()
     pip_no_deps: tuple[str, ...] = ()
+    # This repository's package with these extras (None: not in the image), built from its sources.
+    project: tuple[str, ...] | None = None
     stages: dict[str, str] = field(default_factory=dict)   # build-arg -> another image of images/
     verify: str | None = None   # a command whose output must name the tag (Debian-packaged engines)
 
@@ -76,7 +80,31 @@ class Definition:
                 digest.update(path.name.encode() + path.read_bytes())
         if self.maven:
             digest.update((paths.ROOT / "tools" / "engines" / "pom.xml").read_bytes())
+        if self.project is not None:
+            digest.update(project_digest().encode())
         return digest.hexdigest()
+
+    @property
+    def project_requirement(self) -> str | None:
+        """The line of requirements.txt that installs this repository's package, if the image has it."""
+        if self.project is None:
+            return None
+        return f"edgeai[{','.join(self.project)}]" if self.project else "edgeai"
+
+
+def project_sources() -> list[Path]:
+    """The files this repository's package is built from, in a stable order."""
+    files = [p for folder in PROJECT_FOLDERS for p in (paths.ROOT / folder).rglob("*")
+             if p.is_file() and "__pycache__" not in p.parts]
+    return [paths.ROOT / "pyproject.toml", *sorted(files)]
+
+
+def project_digest() -> str:
+    """sha256 of this repository's package sources (names and contents)."""
+    digest = hashlib.sha256()
+    for path in project_sources():
+        digest.update(str(path.relative_to(paths.ROOT)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def canonical(value: Any) -> str:
@@ -123,6 +151,7 @@ def load(name: str) -> Definition:
         maven=data.get("maven"), javac=data.get("javac"),
         go=tuple(GoBinary(**{**g, "replace": tuple(g.get("replace", ()))}) for g in data.get("go", [])),
         pip=tuple(data.get("pip", [])), pip_no_deps=tuple(data.get("pip-no-deps", [])),
+        project=tuple(data["project"]) if "project" in data else None,
         stages=dict(data.get("stages", {})), verify=data.get("verify"))
 
 

@@ -1,7 +1,7 @@
 """What goes into an image besides Debian packages, fetched on the host (never inside a container
 build): Go binaries built from their modules, jars from Maven Central, Python wheels from PyPI,
-Java classes compiled from this repository. Each is cached under ~/.cache/edgeai by version or
-content hash; a cache entry is written to `<dir>.partial` and renamed when complete.
+Java classes compiled from this repository and the wheel of its own Python package. Each is cached
+under ~/.cache/edgeai by version or content hash; a cache entry is written to `<dir>.partial` and renamed when complete.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
 from pathlib import Path
 
 from edgeai import paths, tools
-from edgeai.images.definitions import GoBinary, canonical
+from edgeai.images.definitions import GoBinary, canonical, project_digest, project_sources
 
 CACHE = paths.CACHE / "images" / "inputs"
 # The Maven profiles of tools/engines/pom.xml, installed by scripts/install-engines.sh, and the pin
@@ -103,6 +104,25 @@ def wheels(requirements: list[str], no_deps: bool = False, log=print) -> Path:
         _run([sys.executable, "-m", "pip", "wheel", "-q", *(["--no-deps"] if no_deps else []),
               "--wheel-dir", str(out), *requirements])
     return _complete(folder, build)
+
+
+def project_wheels(extras: tuple[str, ...], log=print) -> list[Path]:
+    """This repository's package as a wheel (built from a copy of its sources, so the checkout gets no
+    build/ or egg-info) and the wheels of its dependencies and extras (cached by their pins)."""
+    project = tomllib.loads((paths.ROOT / "pyproject.toml").read_text())["project"]
+    requirements = [*project["dependencies"], *(r for e in extras for r in project["optional-dependencies"][e])]
+    folder = CACHE / "project" / project_digest()[:16]
+
+    def build(out: Path) -> None:
+        log("  pip: the wheel of this repository's package (once per content)")
+        with tempfile.TemporaryDirectory() as work:
+            for path in project_sources():
+                copy = Path(work) / path.relative_to(paths.ROOT)
+                copy.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, copy)
+            _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--wheel-dir", str(out), work])
+    own = sorted(_complete(folder, build).glob("*.whl"))
+    return [*own, *sorted(wheels(requirements, log=log).glob("*.whl"))]
 
 
 def go_modules(binary: Path) -> list[str]:
