@@ -88,7 +88,8 @@ class SiteSecret:
 SITE_SECRETS: tuple[SiteSecret, ...] = (
     SiteSecret("redis-auth", ("password",), ("redis", "siddhi")),
     # The site's SCRAM user (named after the site) on the cloud Kafka that MirrorMaker 2 writes to.
-    SiteSecret("kafka-mirror-target", ("username", "password"), ("kafka",)),
+    # ca.crt: the CA of its listener when the environment declares none (empty: the JVM's public CAs).
+    SiteSecret("kafka-mirror-target", ("username", "password", "ca.crt"), ("kafka",)),
     SiteSecret("grafana-admin", ("admin-user", "admin-password"), ("monitoring",)),
     # Client keys, and the internal keys of in-site services (the CEP) with their own rate limit.
     # Key lines "<key> [<caller> [<models>]]" (charts/gateway/README.md); the gateway reloads on a change.

@@ -101,7 +101,7 @@ def cmd_cluster_status(args: argparse.Namespace) -> int:
 
 @_reported
 def cmd_up(args: argparse.Namespace) -> int:
-    from edgeai import access
+    from edgeai import access, deploy, localcloud
     from edgeai.gitops import local as gitops_local
     from edgeai.images import site as site_images
     from edgeai.render import render_site
@@ -118,6 +118,9 @@ def cmd_up(args: argparse.Namespace) -> int:
             log(f"warning: no build definition for {ref}: its pods cannot start on this site")
         pin = site_images.pinned_registry(env)
     only = set(args.release) if args.release else None
+    if info.provider == "kind" and localcloud.enabled(env) and not only:
+        # The site's MirrorMaker and model pods reach it: up first (edgeai.localcloud).
+        localcloud.up(env, info, deploy.site_secret_values(info, deploy.compose(env, site)), pin=pin, log=log)
     with gitops_local.automated_sync_paused(info, site, log):
         return _deploy_and_hand_over(args, env, site, info, exposed, only, pin, log)
 

@@ -88,10 +88,11 @@ class Helm:
         found["hook_objects"] = _objects("\n---\n".join(h["manifest"] for h in found.get("hooks") or []))
         return found
 
-    def upgrade(self, release: Release, values: str, timeout: str) -> None:
+    def upgrade(self, release: Release, values: str, timeout: str, wait: bool = True) -> None:
         # --atomic: a release that does not become healthy within the timeout is rolled back
-        # (an install is removed), as Argo CD keeps the last healthy revision running.
-        self.run(*self._upgrade_args(release), "--atomic", "--wait", "--timeout", timeout,
+        # (an install is removed), as Argo CD keeps the last healthy revision running. Without
+        # `wait` (a LoadBalancer no controller serves would never count as ready) the caller waits.
+        self.run(*self._upgrade_args(release), *(["--atomic", "--wait"] if wait else []), "--timeout", timeout,
                  "--history-max", str(HISTORY_MAX), stdin=values)
 
 
@@ -156,7 +157,10 @@ def site_secret_values(info: ClusterInfo, releases: list[Release] | None = None)
 def apply_site_objects(kubectl: Kubectl, env: Environment, site: Site, releases: list[Release],
                        info: ClusterInfo) -> None:
     endpoint = env.cloud.get("objectStoreEndpoint") or LOCAL_OBJECT_STORE
-    objects = site_objects.site_objects(env, site, releases, site_secret_values(info, releases), endpoint)
+    values = site_secret_values(info, releases)
+    if env.cloud.get("onSiteCluster"):   # edgeai.localcloud's Kafka: its certificate is from the cluster's CA
+        values["kafkaMirrorCA"] = gateway_tls.ca_file(info.dir).read_text()
+    objects = site_objects.site_objects(env, site, releases, values, endpoint)
     # Namespaces first, in their own apply: the namespaced objects need them to exist.
     kubectl.apply([o for o in objects if o["kind"] == "Namespace"])
     kubectl.apply([o for o in objects if o["kind"] != "Namespace"])

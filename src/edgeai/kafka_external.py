@@ -38,12 +38,13 @@ def _write_private(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def ensure_tls(state_dir: Path, hosts: Iterable[str] = (), brokers: int = 1) -> dict[str, str]:
+def ensure_tls(state_dir: Path, hosts: Iterable[str] = (), brokers: int = 1, subdir: str = DIR) -> dict[str, str]:
     """{kafkaExternalTlsCert, kafkaExternalTlsKey}: a server certificate (ECDSA P-256, key in PKCS#8 as
-    Kafka's PEM key store wants) from the cluster's CA for 127.0.0.1, localhost and `hosts`."""
+    Kafka's PEM key store wants) from the cluster's CA for 127.0.0.1, localhost and `hosts`, kept in
+    <state>/<subdir> (another Kafka of the cluster, e.g. edgeai.localcloud's, keeps its own)."""
     gateway_tls.ensure(state_dir)                      # the cluster's CA (and the gateway's certificate)
     ca_dir = state_dir / gateway_tls.DIR
-    d = state_dir / DIR
+    d = state_dir / subdir
     d.mkdir(parents=True, exist_ok=True, mode=0o700)
     names = sorted({"127.0.0.1", "localhost", *hosts, *_service_names(brokers)})
     cert, key, made_for = d / "tls.crt", d / "tls.key", d / "names.json"

@@ -142,6 +142,9 @@ SITE_CONFIG: tuple[ConfigKey, ...] = (
     ConfigKey("kafkaMirrorPassword", "SCRAM password of the site's user (named after the site) on the cloud "
               "Kafka that MirrorMaker 2 writes to, the site's line of the training stack's kafkaMirrorPasswords "
               "(Secret kafka-mirror-target)"),
+    ConfigKey("kafkaMirrorCA", "PEM CA certificate MirrorMaker 2 trusts for the cloud Kafka when the environment "
+              "declares no cloud.kafkaCA (key ca.crt of Secret kafka-mirror-target); unset: the JVM's public CAs",
+              secret=False, required=False, example='"$(cat cloud-kafka-ca.crt)"'),
     ConfigKey("logWriterPassword", "password of the Elasticsearch user edgeai_log_writer the log agent writes "
               "as (Secrets log-agent-elasticsearch, elasticsearch-credentials); sites that ship to the "
               "central Elasticsearch need the same user there"),

@@ -44,7 +44,8 @@ class SiteConfig:
     @staticmethod
     def from_pulumi() -> SiteConfig:
         cfg = common.config()
-        return SiteConfig(ClusterConfig.from_pulumi(cfg), common.require_secrets(cfg, naming.SITE_CONFIG),
+        secrets = {**common.require_secrets(cfg, naming.SITE_CONFIG), "kafkaMirrorCA": cfg.get("kafkaMirrorCA") or ""}
+        return SiteConfig(ClusterConfig.from_pulumi(cfg), secrets,
                           cfg.get("org") or naming.DEFAULT_ORG)
 
 
@@ -54,7 +55,8 @@ def site_secrets(site: Site, releases: Sequence[Release], secrets: Mapping[str, 
     (catalog.SITE_SECRETS), in the namespaces of the components that mount them."""
     data: dict[str, dict[str, pulumi.Input[str]]] = {
         "redis-auth": {"password": secrets["redisPassword"]},
-        "kafka-mirror-target": {"username": site.name, "password": secrets["kafkaMirrorPassword"]},
+        "kafka-mirror-target": {"username": site.name, "password": secrets["kafkaMirrorPassword"],
+                                "ca.crt": secrets.get("kafkaMirrorCA", "")},
         "grafana-admin": {"admin-user": "admin", "admin-password": secrets["grafanaAdminPassword"]},
         "gateway-api-keys": {"keys": secrets["gatewayApiKeys"], "internal-keys": secrets["cepApiKey"]},
         "gateway-tls": {"tls.crt": secrets["gatewayTlsCert"], "tls.key": secrets["gatewayTlsKey"]},

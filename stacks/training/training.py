@@ -9,7 +9,7 @@ build(env, config) creates:
 - MLflow tracking server + model registry on Postgres (password from secret config);
 - the Kafka aggregation cluster (charts/kafka) that the sites' MirrorMaker 2 writes to (SASL_SSL,
   one SCRAM user per site, see aggregation_listener), and the
-  landing of the mirrored topics into the bucket (Benthos);
+  landing of the mirrored topics into the bucket (python -m edgeai.retrain.lander);
 - a suspended retraining CronJob for GPU nodes (python -m edgeai.retrain on the models that declare
   `retrain:`);
 - central Prometheus (charts/monitoring) and Elasticsearch + Kibana (charts/logging).
@@ -19,7 +19,6 @@ Its outputs (stacks/cloud.py) reach the site stacks through a StackReference.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -175,10 +174,6 @@ def chart_releases(env: Environment, p: Plan) -> list[Release]:
             for c in CHART_COMPONENTS]
 
 
-def _checksum(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def _workload_policies(b: Builder, p: Plan) -> None:
     """Allow rules of the workloads (our charts bring their own)."""
     kafka_ns, monitoring_ns = catalog.COMPONENTS["kafka"].namespace, catalog.COMPONENTS["monitoring"].namespace
@@ -294,18 +289,14 @@ def build(env: Environment, config: TrainingConfig) -> dict[str, Any]:
             opts=b.opts(b.namespaces[release.namespace], grafana if release.name == "monitoring" else None,
                         *(kafka_secrets if release.name == "kafka" else [])))
 
-    landing_text = workloads.landing_config(
-        bootstrap=f"{catalog.service_host('kafka')}:9092", topics=catalog.TOPICS, bucket=p.bucket,
-        endpoint=p.object_store_endpoint, prefix=cloud.EDGE_PREFIX)
-    landing_cm = k8s.core.v1.ConfigMap(f"{TRAINING_NS}/landing", metadata=b.meta("landing", TRAINING_NS),
-                                       data={"landing.yaml": landing_text}, opts=b.opts(b.namespaces[TRAINING_NS]))
     k8s.apps.v1.Deployment(
         f"{TRAINING_NS}/landing", metadata=b.meta("landing", TRAINING_NS, labels=_labels("landing")), spec={
             "replicas": 1, "selector": {"matchLabels": _labels("landing")},
             "template": workloads.mirrored(workloads.landing_pod(
-                _labels("landing"), config_map="landing", store_secret=STORE_SECRET,
-                config_checksum=_checksum(landing_text)), mirror)},
-        opts=b.opts(landing_cm, charts["kafka"], mlflow))   # mlflow's init container creates the bucket
+                _labels("landing"), bootstrap=f"{catalog.service_host('kafka')}:9092", topics=catalog.TOPICS,
+                bucket=p.bucket, endpoint=p.object_store_endpoint, prefix=cloud.EDGE_PREFIX,
+                store_secret=STORE_SECRET), mirror)},
+        opts=b.opts(charts["kafka"], mlflow, *store_secrets))   # mlflow's init container creates the bucket
 
     retrain = workloads.retrain_job_template(
         _labels("retrain"), registry=p.registry_url, object_store_endpoint=p.object_store_endpoint,

@@ -4,8 +4,8 @@ S3-compatible object store, the landing of edge data into the object store, the 
 Every pod passes Pod Security `restricted` (non-root, no privilege escalation, all capabilities
 dropped, RuntimeDefault seccomp, read-only root filesystem with emptyDirs where it writes), declares
 requests and limits, probes, and Prometheus annotations where it exposes metrics. MLflow, Postgres,
-MinIO and the retrain job run this repository's images (images/<name>, built here like the sites'); the
-landing's is not built here yet.
+MinIO, the landing and the retrain job run this repository's images (images/<name>, built here like the
+sites').
 """
 
 from __future__ import annotations
@@ -13,18 +13,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import yaml
-
 from edgeai.images import definitions
 
 IMAGES = {
     # images/mlflow carries the Postgres driver and boto3 the official image lacks (mlflow/mlflow#9513),
     # so nothing is installed at pod start and MLflow needs no route to PyPI.
-    # images/retrain is this repository's package with its retrain extra (python -m edgeai.retrain).
+    # images/retrain is this repository's package with its retrain extra: the retrain job
+    # (python -m edgeai.retrain) and the landing (python -m edgeai.retrain.lander).
     **{name: definitions.load(name).ref() for name in ("mlflow", "postgres", "minio", "retrain")},
-    # Not built here: Benthos' Kafka and S3 components live in redpanda-data/connect, not in the
-    # benthos/v4 core the Go proxy serves.
-    "landing": "docker.io/jeffail/benthos:4.27.0",
 }
 
 
@@ -179,40 +175,26 @@ def minio_pod(labels: dict[str, str], *, store_secret: str) -> dict[str, Any]:
                         annotations=metrics_annotations(port, "/minio/v2/metrics/cluster"))
 
 
-def landing_config(*, bootstrap: str, topics: tuple[str, ...], bucket: str, endpoint: str, prefix: str) -> str:
-    """Benthos: consume the mirrored edge topics (<site>.<topic>) from the cloud Kafka, write
-    newline-delimited batches to s3://<bucket>/<prefix>/<site>.<topic>/dt=<day>/<nanos>.jsonl."""
-    path = (prefix + '/${! meta("kafka_topic") }/dt=${! now().ts_format("2006-01-02") }/'
-            "${! timestamp_unix_nano() }.jsonl")
-    config = {
-        "http": {"address": f"0.0.0.0:{PORTS['landing']}"},
-        "input": {"kafka_franz": {"seed_brokers": [bootstrap],
-                                  "topics": [r"^[a-z0-9-]+\.(" + "|".join(topics) + r")$"],
-                                  "regexp_topics": True, "consumer_group": "edgeai-landing"}},
-        "output": {"aws_s3": {"bucket": bucket, "endpoint": endpoint, "force_path_style_urls": True,
-                              "region": "us-east-1", "path": path,
-                              "batching": {"count": 10000, "period": "60s",
-                                           "processors": [{"archive": {"format": "lines"}}]}}},
-        "metrics": {"prometheus": {}},
-    }
-    return yaml.safe_dump(config, sort_keys=False, width=1000)
-
-
-def landing_pod(labels: dict[str, str], *, config_map: str, store_secret: str,
-                config_checksum: str) -> dict[str, Any]:
+def landing_pod(labels: dict[str, str], *, bootstrap: str, topics: tuple[str, ...], bucket: str, endpoint: str,
+                prefix: str, store_secret: str, batch_seconds: int = 60) -> dict[str, Any]:
+    """The landing (python -m edgeai.retrain.lander in the retrain image): consume the mirrored edge topics
+    (<site>.<topic>) from the cloud Kafka, write batches of JSON lines to
+    s3://<bucket>/<prefix>/<site>.<topic>/dt=<day>/<nanos>.jsonl, commit only what is stored."""
     port = PORTS["landing"]
     landing = container(
-        "landing", IMAGES["landing"], args=["-c", "/etc/landing/landing.yaml"],
+        "landing", IMAGES["retrain"],
+        command=["python", "-m", "edgeai.retrain.lander", "--bootstrap", bootstrap, "--bucket", bucket,
+                 "--prefix", prefix, "--endpoint", endpoint, "--batch-seconds", str(batch_seconds),
+                 "--port", str(port), *[a for t in topics for a in ("--topic", t)]],
         env=[env_from_secret("AWS_ACCESS_KEY_ID", store_secret, "access-key-id"),
-             env_from_secret("AWS_SECRET_ACCESS_KEY", store_secret, "secret-access-key")],
+             env_from_secret("AWS_SECRET_ACCESS_KEY", store_secret, "secret-access-key"),
+             {"name": "HOME", "value": "/tmp"}],
         ports=[{"name": "http", "containerPort": port}],
         readinessProbe=http_probe("/ready", port), livenessProbe=http_probe("/ping", port, 20, 6),
         resources=resources("100m", "128Mi", "1", "512Mi", disk="128Mi", disk_limit="1Gi"),
-        volumeMounts=[{"name": "config", "mountPath": "/etc/landing", "readOnly": True},
-                      {"name": "tmp", "mountPath": "/tmp"}])
-    return pod_template(labels, [landing], uid=10001,
-                        volumes=[{"name": "config", "configMap": {"name": config_map}}, empty_dir("tmp")],
-                        annotations={**metrics_annotations(port), "checksum/config": config_checksum})
+        volumeMounts=[{"name": "tmp", "mountPath": "/tmp"}])
+    return pod_template(labels, [landing], uid=10001, volumes=[empty_dir("tmp")],
+                        annotations=metrics_annotations(port))
 
 
 def retrain_job_template(labels: dict[str, str], *, registry: str, object_store_endpoint: str,

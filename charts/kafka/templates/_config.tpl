@@ -288,6 +288,14 @@ mirror-maker.sh: |
   if [ -n "${TARGET_USERNAME:-}" ]; then
     echo "{{ $tgt }}.sasl.jaas.config=${TARGET_LOGIN_MODULE} required username=\"${TARGET_USERNAME}\" password=\"${TARGET_PASSWORD}\";" >> "$conf"
   fi
+  {{- if not .Values.mirrorMaker.targetAuth.trustedCA }}
+  # No CA in values: the Secret's optional ca.crt (a CA made where the cloud is, e.g. the local
+  # cluster's own), else the JVM's default trust store.
+  if [ -s /etc/kafka/target/ca.crt ]; then
+    echo "{{ $tgt }}.ssl.truststore.type=PEM" >> "$conf"
+    echo "{{ $tgt }}.ssl.truststore.location=/etc/kafka/target/ca.crt" >> "$conf"
+  fi
+  {{- end }}
   exec /opt/kafka/bin/connect-mirror-maker.sh "$conf"
 {{- with .Values.mirrorMaker.targetAuth.trustedCA }}
 target-ca.crt: |

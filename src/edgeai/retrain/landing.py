@@ -1,5 +1,5 @@
 """The landed edge data a retrain run reads: a directory or an s3:// prefix, laid out as the training
-stack's landing (stacks/training/workloads.py landing_config) writes it:
+stack's landing (edgeai.retrain.lander) writes it:
 
     <root>/<site>.<topic>/dt=<YYYY-MM-DD>/<nanos>.jsonl     one Kafka message (a JSON object) per line
 
