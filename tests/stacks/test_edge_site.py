@@ -157,8 +157,9 @@ def test_secrets_come_from_secret_config_and_stay_secret(site_case) -> None:
     data = {name: s.inputs["stringData"] for (_, name), s in secrets.items()}
     assert data["redis-auth"] == {"password": secret_value(stack, "redisPassword")}
     assert data["redis-query-auth"] == {"password": secret_value(stack, "redisQueryPassword")}
+    # ca.crt: config kafkaMirrorCA, not set here (the JVM's public CAs)
     assert data["kafka-mirror-target"] == {"username": site.name,
-                                           "password": secret_value(stack, "kafkaMirrorPassword")}
+                                           "password": secret_value(stack, "kafkaMirrorPassword"), "ca.crt": ""}
     assert data["grafana-admin"] == {"admin-user": "admin",
                                      "admin-password": secret_value(stack, "grafanaAdminPassword")}
     assert data["gateway-api-keys"] == {"keys": secret_value(stack, "gatewayApiKeys"),

@@ -50,7 +50,7 @@ def test_resource_kinds_and_counts(training_case) -> None:
         "Secret": 3 + in_cluster + 2 * training.mirrored(env),
         "Release": len(training.CHART_COMPONENTS),
         "StatefulSet": 1, "Deployment": 2 + in_cluster, "Service": 2 + in_cluster,
-        "ConfigMap": 1, "CronJob": 1, **({"PersistentVolumeClaim": 1} if in_cluster else {})})
+        "CronJob": 1, **({"PersistentVolumeClaim": 1} if in_cluster else {})})
 
 
 def test_namespaces_enforce_restricted_with_default_deny(training_case) -> None:
@@ -174,17 +174,21 @@ def test_retraining_cronjob_is_a_suspended_gpu_template(training_case) -> None:
 
 
 def test_landing_reads_the_mirrored_edge_topics(training_case) -> None:
+    from edgeai.retrain import lander
+
     env, _, run = training_case
-    config = yaml.safe_load(run.one("ConfigMap", "landing", training.TRAINING_NS).inputs["data"]["landing.yaml"])
-    source = config["input"]["kafka_franz"]
-    assert source["seed_brokers"] == [f"{catalog.service_host('kafka')}:9092"]
-    [pattern] = source["topics"]
+    landing = run.one("Deployment", "landing", training.TRAINING_NS).inputs
+    [container] = landing["spec"]["template"]["spec"]["containers"]
+    assert container["image"].endswith(workloads.IMAGES["retrain"].split("/", 1)[1])
+    args = lander.parse_args(container["command"][3:])
+    assert container["command"][:3] == ["python", "-m", "edgeai.retrain.lander"]
+    assert args.bootstrap == f"{catalog.service_host('kafka')}:9092"
+    pattern = lander.topic_pattern(tuple(args.topics))
     assert all(re.match(pattern, f"fra-store-001.{t}") for t in catalog.TOPICS)
     assert not re.match(pattern, "sensor-events") and not re.match(pattern, "fra-store-001.other")
-    sink = config["output"]["aws_s3"]
-    assert sink["bucket"] == cloud.bucket_of(run.outputs[cloud.OBJECT_STORE_URI])
-    assert sink["path"].startswith(f"{cloud.EDGE_PREFIX}/")
-    assert sink["endpoint"] == run.outputs[cloud.OBJECT_STORE_ENDPOINT]
+    assert args.bucket == cloud.bucket_of(run.outputs[cloud.OBJECT_STORE_URI])
+    assert args.prefix == cloud.EDGE_PREFIX
+    assert args.endpoint == run.outputs[cloud.OBJECT_STORE_ENDPOINT]
 
 
 def _chart_schema_validator(chart: str):

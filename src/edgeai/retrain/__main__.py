@@ -41,6 +41,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline", type=Path, metavar="PATH",
                    help="the current artifact, registered as version 1 when the registry has no version yet "
                         "(one model only)")
+    p.add_argument("--baseline-only", action="store_true",
+                   help="only register --baseline as version 1 when the registry has no version yet; train nothing")
     p.add_argument("--json", action="store_true", help="one JSON object per model on stdout")
     return p
 
@@ -54,10 +56,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         specs = _specs(args)
-        if not args.landing:
-            raise ValueError("no landed data: pass --landing or set LANDING_URI")
         if args.baseline and len(specs) != 1:
             raise ValueError("--baseline is the artifact of one model: name exactly one")
+        if args.baseline_only:
+            if not args.baseline:
+                raise ValueError("--baseline-only needs --baseline")
+            mv = run.register_baseline(registry.client(args.tracking_uri), specs[0], args.baseline)
+            print(f"{specs[0].name}: version {mv.version} is the baseline")
+            return EXIT_OK
+        if not args.landing:
+            raise ValueError("no landed data: pass --landing or set LANDING_URI")
         source = landing.source(args.landing)
         c = registry.client(args.tracking_uri)
     except (OSError, ValueError, KeyError, registry.RegistryError) as err:

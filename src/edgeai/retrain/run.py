@@ -64,6 +64,12 @@ def _baseline(c, spec: ModelSpec, artifact: Path | None, work: Path):
     return registry.register(c, spec.name, run, {registry.TAG_VERDICT: "baseline"})
 
 
+def register_baseline(c, spec: ModelSpec, artifact: Path):
+    """The version to beat, registering `artifact` as version 1 when the registry has none."""
+    with tempfile.TemporaryDirectory(prefix="edgeai-baseline-") as tmp:
+        return _baseline(c, spec, artifact, Path(tmp))
+
+
 def retrain(spec: ModelSpec, source: landing.Source, c, *, baseline: Path | None = None,
             landing_uri: str = "") -> Outcome:
     s = spec.settings
