@@ -9,13 +9,8 @@ anomalous: no site produces labels yet, edgeai.retrain says where they would com
 the version the site serves, as prediction records on the site's Kafka; cuts the uplink half-way
 and restores it; runs the retrain CronJob's Job in the cluster; promotes its version with
 `edgeai models promote` in a clone of the served repository, merges through the gate, and watches
-Argo CD bring it to the site as a canary serving its share. Figures on stderr.
-
-Not here yet: `--complete` on kind. The stable Deployment's fetch-model init container must change from
-copying the oci:// image to rclone, and on the local site it does not: `edgeai up` installs with helm
-(field manager "helm"), so after the hand-over Argo CD's server-side apply cannot remove what helm set
-(the old `command` stays), and the local root Application ignores image differences (edgeai up runs the
-site registry's images by digest), so the old image stays too. The canary, a new Deployment, is not hit.
+Argo CD bring it to the site as a canary serving its share, then `--complete` makes it the stable
+version, alone. Figures on stderr.
 """
 
 from __future__ import annotations
@@ -218,10 +213,18 @@ def test_edge_data_is_retrained_promoted_and_served(site, cloud, shipped, loop) 
     split = versions_served(site, 40)
     assert len(split) == 2 and new.version in split, f"not a split between the stable version and the canary: {split}"
 
+    # 4. Complete: the new version is the stable one, alone.
+    revision = promote(loop, cloud["mlflow"], "--complete")
+    loop.merge()
+    loop.wait_synced(revision, SYNC_TIMEOUT)
+    eventually(f"only version {new.version} serves", lambda: set(versions_served(site, 20)) == {new.version}, 600,
+               interval=5)
+    stable = time.monotonic() - registered
     total = time.monotonic() - started
     metric, value, baseline = (new.tags.get(registry.TAG_METRIC), float(new.tags[registry.TAG_VALUE]),
                                float(new.tags[registry.TAG_BASELINE_VALUE]))
     print(f"\nretrain loop: first half landed {first_half:.0f}s; after a {CUT_SECONDS}s cut all {RECORDS} landed "
           f"{caught_up:.0f}s after the uplink returned; v{new.version} registered -> canary serving "
-          f"{canary_serving:.0f}s (split {split}); sensor data -> canary serving {total:.0f}s "
+          f"{canary_serving:.0f}s (split {split}), -> stable {stable:.0f}s; sensor data -> v{new.version} "
+          f"serving alone {total:.0f}s "
           f"({metric} {value:.3f} against {baseline:.3f})", file=sys.stderr)

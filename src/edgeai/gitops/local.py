@@ -21,7 +21,12 @@ from edgeai.fleet import Environment, Site
 from edgeai.gitops import argocd, gitserver
 
 SYNC_TIMEOUT = 600
-IMAGE_PATHS = (".spec.template.spec.containers[].image", ".spec.template.spec.initContainers[]?.image")
+# The images edgeai up pins by digest (edgeai.images.pin): all but the model artifact's fetcher, which Git owns.
+IMAGE_PATHS = (".spec.template.spec.containers[].image",
+               ".spec.template.spec.initContainers[]? | select(.name != \"fetch-model\") | .image")
+HELM_MANAGER = "helm"
+HELM_KINDS = ("deployments,statefulsets,daemonsets,services,configmaps,serviceaccounts,networkpolicies,"
+              "poddisruptionbudgets,horizontalpodautoscalers,roles,rolebindings,cronjobs,persistentvolumeclaims")
 
 
 def _argocd_namespace(env: Environment, site: Site) -> list[dict[str, Any]]:
@@ -144,6 +149,28 @@ def install(env: Environment, site: Site, info, log=print, wait: bool = True) ->
         return found if found and found[0] == served and found[1] == "Synced" else None
 
     revision, sync, health = wait_for(f"Argo CD to sync {served[:12]}", synced, SYNC_TIMEOUT, interval=2)
+    released = hand_over_fields(kubectl, sorted({r.namespace for r in compose(env, site)}))
     log(f"gitops: {argocd.root_application_name(site)} {sync} at {revision[:12]}, {health} "
-        f"({time.monotonic() - started:.0f}s)")
+        f"({time.monotonic() - started:.0f}s); helm's ownership of {released} object(s) released to Argo CD")
     return revision
+
+
+def hand_over_fields(kubectl: Kubectl, namespaces: list[str]) -> int:
+    """Drop helm's entries from the managed fields of the objects helm installed: Argo CD's first sync
+    applied (server-side) every field it wants, so it owns them, but a field helm co-owns outlives its
+    removal from Git (found when a promotion turned the model's fetch-model init container from `cp` out
+    of an oci:// image to rclone: the old `command` stayed). Returns how many objects changed."""
+    changed = 0
+    for ns in namespaces:
+        for obj in kubectl.items(HELM_KINDS, "-n", ns, "-l", "app.kubernetes.io/managed-by=Helm",
+                                 "--show-managed-fields"):
+            fields = obj["metadata"].get("managedFields") or []
+            kept = [f for f in fields if f.get("manager") != HELM_MANAGER]
+            if len(kept) == len(fields):
+                continue
+            # [{}] is the API's way to clear the list; an empty list would leave it as it is.
+            patch = [{"op": "replace", "path": "/metadata/managedFields", "value": kept or [{}]}]
+            kubectl.run("patch", f"{obj['kind'].lower()}/{obj['metadata']['name']}", "-n", ns, "--type=json",
+                        "-p", json.dumps(patch))
+            changed += 1
+    return changed
