@@ -111,11 +111,15 @@ def mlflow_pod(labels: dict[str, str], *, namespace: str, artifacts: str, object
         env_from_secret("AWS_SECRET_ACCESS_KEY", store_secret, "secret-access-key"),
         {"name": "HOME", "value": "/tmp"},
     ]
+    # The object store may start after MLflow (same apply): wait for it rather than crash-loop.
     ensure_bucket = (
-        "import boto3, botocore, os\n"
+        "import boto3, botocore.exceptions as e, os, time\n"
         "s3 = boto3.client('s3', endpoint_url=os.environ['MLFLOW_S3_ENDPOINT_URL'])\n"
-        f"try:\n    s3.head_bucket(Bucket={bucket!r})\n"
-        f"except botocore.exceptions.ClientError:\n    s3.create_bucket(Bucket={bucket!r})\n"
+        "for attempt in range(120):\n"
+        f"    try:\n        s3.head_bucket(Bucket={bucket!r})\n        break\n"
+        f"    except e.ClientError:\n        s3.create_bucket(Bucket={bucket!r})\n        break\n"
+        "    except e.EndpointConnectionError:\n        time.sleep(5)\n"
+        "else:\n    raise SystemExit('the object store did not answer in 10 minutes')\n"
     )
     mounts = [{"name": "tmp", "mountPath": "/tmp"}]
     init = [
