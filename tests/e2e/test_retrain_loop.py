@@ -34,7 +34,7 @@ from tests.retrain import sensors
 
 pytestmark = pytest.mark.e2e
 
-TRAINING, STORE, UPLINK = "edgeai-training", "edgeai-object-store", "edgeai-uplink"
+TRAINING, STORE, UPLINK, MODELS = "edgeai-training", "edgeai-object-store", "edgeai-uplink", "edgeai-models"
 BUCKET, PREFIX = "edgeai-local-landing", "edge"
 RECORDS = 600                       # two halves, the uplink cut between them
 CUT_SECONDS = 20
@@ -106,6 +106,12 @@ def loop(site, tmp_path_factory):
     subprocess.run(["git", "-C", str(gitserver.repository()), "update-ref", f"refs/heads/{gitserver.BRANCH}",
                     original], check=True)
     found.wait_synced(original, SYNC_TIMEOUT)
+    # ... and the model back on its artifact, settled: the canary gone, no pod of another revision left
+    # (the tests after this one judge the site's pods).
+    site.kubectl.run("rollout", "status", "-n", MODELS, f"deployment/{MODEL}", "--timeout=300s", timeout=330)
+    eventually("the model's pods settled", lambda: not [
+        p for p in site.pods(MODELS) if p["metadata"].get("deletionTimestamp") or "canary" in p["metadata"]["name"]],
+        300)
 
 
 def landed(s3, run: str, topic: str = "predictions") -> list[dict]:
