@@ -111,16 +111,24 @@ def test_the_cep_app_consumes_sensor_events_and_emits_alerts(site):
 
 
 def test_prometheus_scrapes_every_target(site):
-    def targets():
+    def every_target_up():
         status, body = site.http(PROMETHEUS, "/api/v1/targets")
         active = body["data"]["activeTargets"] if status == 200 else []
-        return active if active and all(t["health"] == "up" for t in active) else None
-    active = eventually("every Prometheus target up", targets, 180, 5)
+        down = [t["scrapeUrl"] for t in active if t["health"] != "up"]
+        assert active and not down, f"targets not up: {down or 'none discovered'}"
+        # `up` also holds the last sample of a target just removed (a pod of a finished rollout) until
+        # Prometheus marks it stale: the site is judged once no series of it says 0.
+        status, body = site.http(PROMETHEUS, "/api/v1/query?query=up%20%3D%3D%200")
+        assert status == 200, body
+        zero = [r["metric"] for r in body["data"]["result"]]
+        assert not zero, f"up == 0 for {zero}"
+        return active
+    active = eventually("every Prometheus target up, no series of up at 0", every_target_up, 240, 5)
     scraped = {t["labels"].get("namespace") for t in active}
     # Kafka's metrics come from kafka_exporter, which is off on `local` (no image buildable here).
     assert {"edgeai-redis", "edgeai-models", "edgeai-gateway", "edgeai-siddhi", "edgeai-monitoring"} <= scraped
     status, body = site.http(PROMETHEUS, "/api/v1/query?query=min(up)")
-    assert status == 200 and body["data"]["result"][0]["value"][1] == "1"
+    assert status == 200 and body["data"]["result"][0]["value"][1] == "1", body
 
 
 OUTSIDER_NS = "e2e-outsider"

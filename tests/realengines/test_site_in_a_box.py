@@ -48,11 +48,16 @@ def test_site_in_a_box_alerts_exactly_and_loses_no_acknowledged_event_across_a_b
             total = sum(s.sent for s in box)
             assert len(producer.acked) == total
 
-            def complete(records) -> bool:
+            def missing(records) -> dict[str, set[str]]:
                 got = sensors.alerts_of(records, prefix)
-                return all(s.expected_alerts(stream.per_tick) <= {a["kind"] for a in got.get(s.name, [])} for s in box)
+                wanted = {s.name: s.expected_alerts(stream.per_tick) - {a["kind"] for a in got.get(s.name, [])}
+                          for s in box}
+                return {name: kinds for name, kinds in wanted.items() if kinds}
 
-            alerts.wait_for(complete, "every expected alert", timeout=60)
+            try:
+                alerts.wait_for(lambda records: not missing(records), "every expected alert", timeout=60)
+            except AssertionError as e:
+                raise AssertionError(f"{e}; still missing {missing(alerts.records)}") from None
             time.sleep(12)   # one more emission: the last aggregates take in the last events, late alerts land
             got = sensors.alerts_of(alerts.records, prefix)
             for s in box:
