@@ -4,15 +4,17 @@
 the same pod templates `pulumi up` creates) in the training stack's namespaces: MinIO (edgeai-object-store),
 Postgres, MLflow, the landing and the retrain CronJob (edgeai-training); the aggregation Kafka
 (charts/kafka with the stack's SASL_SSL listener and the site's SCRAM user) in edgeai-cloud-kafka;
-and the uplink (edgeai-uplink), a TCP relay standing for the site's WAN link.
+the central Prometheus (charts/monitoring, a remote-write receiver, Prometheus alone) in
+edgeai-cloud-monitoring; and the uplink (edgeai-uplink), a TCP relay standing for the site's WAN link.
 
 Namespaces on the site's cluster rather than a second kind cluster: on 2 cores a second control plane
 costs about half a core and minutes to start, and the node's CPU requests are what the site left.
 The site reaches this cloud only as it reaches a real one, at the addresses the environment declares:
 `cloud.kafkaBootstrap` is the uplink (scaled to 0 it is cut), `cloud.objectStoreEndpoint` the object
-store's S3 endpoint. Its credentials are the site's own (the object store's keys, the SCRAM password),
-the listener's certificate comes from the cluster's CA, which the site's MirrorMaker trusts through
-Secret kafka-mirror-target's ca.crt; the database password is random, kept in the cluster's state.
+store's S3 endpoint, `cloud.prometheusRemoteWrite` the central Prometheus' write endpoint. Its
+credentials are the site's own (the object store's keys, the SCRAM password), the listener's
+certificate comes from the cluster's CA, which the site's MirrorMaker trusts through Secret
+kafka-mirror-target's ca.crt; the database password is random, kept in the cluster's state.
 CPU requests are cut to 10m (limits stay): the pods fit beside the site, not the cloud's sizing.
 """
 
@@ -32,6 +34,8 @@ from edgeai.composition import Release
 from edgeai.fleet import Environment
 
 KAFKA_NS = "edgeai-cloud-kafka"
+MONITORING_NS = "edgeai-cloud-monitoring"
+PROMETHEUS = f"monitoring-prometheus.{MONITORING_NS}.svc.cluster.local:9090"
 UPLINK_NS = "edgeai-uplink"
 UPLINK_PORT = 9093
 UPLINK_HOST = f"uplink.{UPLINK_NS}.svc.cluster.local"
@@ -53,7 +57,8 @@ def check(env: Environment) -> None:
     """The environment must point the site at this cloud's uplink and object store."""
     training, _ = _training()
     wanted = {"kafkaBootstrap": f"{UPLINK_HOST}:{UPLINK_PORT}",
-              "objectStoreEndpoint": training.plan(env).object_store_endpoint}
+              "objectStoreEndpoint": training.plan(env).object_store_endpoint,
+              "prometheusRemoteWrite": f"http://{PROMETHEUS}/api/v1/write"}
     wrong = {k: v for k, v in wanted.items() if env.cloud.get(k) != v}
     if wrong:
         raise ValueError(f"environments/{env.name}/environment.yaml: cloud.onSiteCluster needs "
@@ -96,7 +101,7 @@ def _pvc(ns: str, name: str, size: str) -> dict[str, Any]:
 
 
 def objects(env: Environment, info: ClusterInfo, site_secrets: dict[str, str]) -> list[dict[str, Any]]:
-    """Every object of the cloud side but the Kafka chart's, namespaces first."""
+    """Every object of the cloud side but its charts' (releases()), namespaces first."""
     training, workloads = _training()
     p = training.plan(env)
     mirror = env.config.get("images", {}).get("mirror")
@@ -110,7 +115,7 @@ def objects(env: Environment, info: ClusterInfo, site_secrets: dict[str, str]) -
     out: list[dict[str, Any]] = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": {
             "pod-security.kubernetes.io/enforce": "restricted", "app.kubernetes.io/part-of": "edgeai"}}}
-        for ns in (tns, sns, KAFKA_NS, UPLINK_NS)]
+        for ns in namespaces()]
     out += [
         _secret(tns, training.STORE_SECRET, store), _secret(sns, training.STORE_SECRET, store),
         _secret(tns, training.DB_SECRET, {"password": db_password, "uri": db_uri}),
@@ -175,16 +180,33 @@ def retrain_cronjob(env: Environment, p, workloads, mirror: str | None) -> dict[
                      "jobTemplate": {"metadata": {"labels": _labels("retrain")}, "spec": job}}}
 
 
-def kafka_release(env: Environment) -> Release:
-    """The training stack's aggregation Kafka release, in this cloud's namespace, CPU request cut."""
+def namespaces() -> list[str]:
+    training, _ = _training()
+    return [training.TRAINING_NS, training.OBJECT_STORE_NS, KAFKA_NS, MONITORING_NS, UPLINK_NS]
+
+
+def releases(env: Environment) -> list[Release]:
+    """The training stack's chart releases in this cloud's namespaces, CPU requests cut: the aggregation
+    Kafka, and the central Prometheus alone (no Grafana, no Alertmanager: nothing here reads them),
+    receiving the site's remote write and scraping the cloud's own pods."""
     training, _ = _training()
     p = training.plan(env)
-    release = next(r for r in training.chart_releases(env, p) if r.component == "kafka")
-    values = copy.deepcopy(release.values)
-    values["resources"] = {"requests": {"cpu": CPU_REQUEST}}
-    values["kafkaExporter"] = {"enabled": False}     # no image of it is buildable here (environments/local)
-    return Release(name="kafka", component="kafka", chart=release.chart, namespace=KAFKA_NS, sync_wave=0,
-                   values=values)
+    stack = {r.component: r for r in training.chart_releases(env, p)}
+    kafka = copy.deepcopy(stack["kafka"].values)
+    kafka["resources"] = {"requests": {"cpu": CPU_REQUEST}}
+    kafka["kafkaExporter"] = {"enabled": False}     # no image of it is buildable here (environments/local)
+    monitoring = copy.deepcopy(stack["monitoring"].values)
+    scraped = [training.TRAINING_NS, training.OBJECT_STORE_NS, KAFKA_NS, MONITORING_NS]
+    site_monitoring = catalog.COMPONENTS["monitoring"].namespace
+    monitoring.update(
+        scrapeNamespaces=scraped, grafana={"enabled": False}, alertmanager={"enabled": False},
+        networkPolicy={"enabled": True, "ingressNamespaces": [site_monitoring],
+                       "egressNamespaces": [n for n in scraped if n != MONITORING_NS], "egressCIDRs": []})
+    monitoring["prometheus"] = {**monitoring["prometheus"], "persistence": {"size": "1Gi"},
+                                "retention": {"time": "2d", "size": "512MB"},
+                                "resources": {"requests": {"cpu": CPU_REQUEST, "memory": "256Mi"}}}
+    return [Release(name=c, component=c, chart=stack[c].chart, namespace=ns, sync_wave=0, values=values)
+            for c, ns, values in (("kafka", KAFKA_NS, kafka), ("monitoring", MONITORING_NS, monitoring))]
 
 
 def images(env: Environment, objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -209,16 +231,17 @@ def up(env: Environment, info: ClusterInfo, site_secrets: dict[str, str], *, pin
     kubectl = Kubectl(info.kubeconfig)
     kubectl.apply([o for o in objs if o["kind"] == "Namespace"])
     kubectl.apply([o for o in objs if o["kind"] != "Namespace"])
-    release = kafka_release(env)
     h = deploy.Helm(info.kubeconfig, pin)
-    deployed = h.deployed(release)
-    values = yaml.safe_dump(release.values)
-    if deployed is None or not deploy._same(deployed, h.dry_run(release, values)):
-        h.upgrade(release, values, f"{int(timeout)}s", wait=False)
+    for release in releases(env):
+        deployed = h.deployed(release)
+        values = yaml.safe_dump(release.values)
+        if deployed is None or not deploy._same(deployed, h.dry_run(release, values)):
+            h.upgrade(release, values, f"{int(timeout)}s", wait=False)
     training, _ = _training()
     tns, sns = training.TRAINING_NS, training.OBJECT_STORE_NS
-    for ns, what in ((KAFKA_NS, "statefulset/kafka"), (sns, "deployment/object-store"), (tns, "statefulset/postgres"),
-                     (tns, "deployment/mlflow"), (tns, "deployment/landing"), (UPLINK_NS, "deployment/uplink")):
+    for ns, what in ((KAFKA_NS, "statefulset/kafka"), (MONITORING_NS, "statefulset/monitoring-prometheus"),
+                     (sns, "deployment/object-store"), (tns, "statefulset/postgres"), (tns, "deployment/mlflow"),
+                     (tns, "deployment/landing"), (UPLINK_NS, "deployment/uplink")):
         kubectl.run("rollout", "status", "-n", ns, what, f"--timeout={int(timeout)}s", timeout=timeout + 30)
     log(f"local cloud: Kafka behind the uplink {UPLINK_HOST}:{UPLINK_PORT}, object store, MLflow on Postgres, "
-        f"landing: ready ({sns}, {tns}, {KAFKA_NS}, {UPLINK_NS})")
+        f"landing, central Prometheus: ready ({', '.join(namespaces())})")

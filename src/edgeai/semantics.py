@@ -41,7 +41,8 @@ def check_names(env: Environment, sites: dict[Path, YamlFile | None],
 
 
 def check(env: Environment) -> list[Problem]:
-    problems = _check_placement(env) + _check_gitops(env) + _check_kubernetes_version(env) + _check_drift(env)
+    problems = (_check_placement(env) + _check_gitops(env) + _check_cloud(env) + _check_kubernetes_version(env)
+                + _check_drift(env))
     for site in env.sites.values():
         problems += _check_kafka(env, site) + _check_cep_model(env, site)
     return problems
@@ -89,6 +90,23 @@ def _check_gitops(env: Environment) -> list[Problem]:
                                  "state over plain http (anyone on the path can change what they run)",
                                  "use https://, ssh:// or git@ (http:// is for a development site's own Git server)")]
     return []
+
+
+def _check_cloud(env: Environment) -> list[Problem]:
+    """A cloud on the site's own kind cluster, reached over plain http, is a development convenience."""
+    tier = env.config["tier"]
+    if tier == "development":
+        return []
+    problems = []
+    if env.cloud.get("onSiteCluster"):
+        problems.append(env.file.problem(("cloud", "onSiteCluster"), f"a {tier} environment's cloud cannot run "
+                                         "on its site's kind cluster", "remove it (development environments only)"))
+    for key in ("objectStoreEndpoint", "prometheusRemoteWrite"):
+        if str(env.cloud.get(key, "")).startswith("http://"):
+            problems.append(env.file.problem(("cloud", key), f"{tier} sites would send to the cloud over plain "
+                                             "http (anyone on the path reads and changes it)",
+                                             "use https:// (http:// is for a development site's local cloud)"))
+    return problems
 
 
 def supported_kubernetes_minors() -> list[str]:

@@ -184,6 +184,23 @@ def test_remote_write_reads_basic_auth_from_the_existing_secret() -> None:
         assert item.name in {i["path"] for i in secret["secret"]["items"]}
 
 
+def test_remote_write_sends_the_models_metrics_only_unless_told_otherwise() -> None:
+    url = {"url": "https://metrics.example.com/api/v1/write"}
+    (rw,) = prometheus_config(monitoring({"remoteWrite": url}))["remote_write"]
+    (keep,) = rw["write_relabel_configs"]
+    assert keep["source_labels"] == ["__name__"] and keep["action"] == "keep"
+    sent = re.compile(keep["regex"])   # Prometheus anchors it: fullmatch
+    for name in ("edgeai_cep_predictions_total", "edgeai:model_prediction_drift:psi1h", "up",
+                 "model_infer_request_success_total", "model_infer_request_failure_total",
+                 "rest_server_request_duration_seconds_bucket", "nv_inference_request_duration_us"):
+        assert sent.fullmatch(name), name
+    for name in ("redis_memory_used_bytes", "prometheus_tsdb_head_series", "edgeai_cep_events_total",
+                 "kafka_consumergroup_lag", "container_cpu_usage_seconds_total"):
+        assert not sent.fullmatch(name), name
+    (rw,) = prometheus_config(monitoring({"remoteWrite": {**url, "metrics": ""}}))["remote_write"]
+    assert "write_relabel_configs" not in rw
+
+
 def test_retention_flags() -> None:
     sts = find(monitoring({"prometheus": {"retention": {"time": "30d", "size": "20GB"}}}),
                "StatefulSet", "monitoring-prometheus")[0]

@@ -72,3 +72,21 @@ def _sans(tls: dict[str, str]) -> str:
     import subprocess
     return subprocess.run(["openssl", "x509", "-noout", "-ext", "subjectAltName"], input=tls["tls.crt"],
                           capture_output=True, text=True, check=True).stdout
+
+
+def test_the_central_prometheus_receives_the_sites_remote_write_and_nothing_else_runs_beside_it(env) -> None:
+    from edgeai import helm
+    [monitoring] = [r for r in localcloud.releases(env) if r.component == "monitoring"]
+    assert monitoring.namespace == localcloud.MONITORING_NS
+    assert env.cloud["prometheusRemoteWrite"] == f"http://{localcloud.PROMETHEUS}/api/v1/write"
+    objs = helm.template(paths.ROOT / monitoring.chart, monitoring.name, monitoring.namespace, monitoring.values)
+    assert {o["kind"] for o in objs if o["kind"] in ("StatefulSet", "Deployment")} == {"StatefulSet"}
+    [sts] = [o for o in objs if o["kind"] == "StatefulSet"]
+    assert sts["metadata"]["name"] == "monitoring-prometheus"
+    container = sts["spec"]["template"]["spec"]["containers"][0]
+    assert "--web.enable-remote-write-receiver" in container["args"]
+    assert container["resources"]["requests"]["cpu"] == localcloud.CPU_REQUEST
+    [policy] = [o for o in objs if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "monitoring-prometheus"]
+    allowed = {peer.get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name")
+               for rule in policy["spec"]["ingress"] for peer in rule["from"]}
+    assert "edgeai-monitoring" in allowed     # the site's Prometheus, writing

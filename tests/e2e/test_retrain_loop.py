@@ -10,22 +10,27 @@ the version the site serves, as prediction records on the site's Kafka; cuts the
 and restores it; runs the retrain CronJob's Job in the cluster; promotes its version with
 `edgeai models promote` in a clone of the served repository, merges through the gate, and watches
 Argo CD bring it to the site as a canary serving its share, then `--complete` makes it the stable
-version, alone. Figures on stderr.
+version, alone. Figures on stderr. Beside the loop, what else flows up: a Redis snapshot to the bucket,
+the models' metrics (and only those) to the central Prometheus.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
+import urllib.parse
+import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
+import yaml
 
-from edgeai import fleet, paths, ports
+from edgeai import fleet, localcloud, paths, ports
 from edgeai.gitops import gitserver
 from edgeai.gitops.loop import Loop
 from edgeai.images import build, definitions
@@ -69,18 +74,20 @@ def _kubectl_base(kubeconfig: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def cloud(site):
-    """MLflow and the object store, reached from the host as a data scientist reaches them."""
+    """MLflow, the object store and the central Prometheus, reached from the host as a data scientist
+    reaches them."""
     kubeconfig = str(site.info.kubeconfig)
     mlflow = PortForward(kubeconfig, TRAINING, "mlflow", 5000)
     store = PortForward(kubeconfig, STORE, "object-store", 9000)
+    prometheus = PortForward(kubeconfig, localcloud.MONITORING_NS, "monitoring-prometheus", 9090)
     import boto3
     secrets = site.secrets
     s3 = boto3.client("s3", endpoint_url=store.url, region_name="us-east-1",
                       aws_access_key_id=secrets["objectStoreAccessKeyId"],
                       aws_secret_access_key=secrets["objectStoreSecretAccessKey"])
-    yield {"mlflow": mlflow.url, "s3": s3}
-    mlflow.close()
-    store.close()
+    yield {"mlflow": mlflow.url, "s3": s3, "prometheus": prometheus.url}
+    for forward in (mlflow, store, prometheus):
+        forward.close()
 
 
 @pytest.fixture(scope="module")
@@ -157,6 +164,55 @@ def versions_served(site, n: int) -> dict[str, int]:
         assert status == 200, body
         counts[str(body.get("model_version"))] = counts.get(str(body.get("model_version")), 0) + 1
     return counts
+
+
+def test_redis_snapshots_land_in_the_cloud_bucket(site, cloud) -> None:
+    """The site's hourly CronJob (charts/redis snapshotSync, on since `local` declares its object
+    store) run now: an RDB of the live dataset, with a key written just before, in the bucket."""
+    key = f"e2e-snapshot-{uuid.uuid4().hex[:8]}"
+    pod = site.pod("edgeai-redis", "app.kubernetes.io/name=redis")
+    out = site.exec("edgeai-redis", pod, "sh", "-c", f'REDISCLI_AUTH="$(cat)" redis-cli -h 127.0.0.1 set {key} 1',
+                    stdin=site.secrets["redisPassword"])
+    assert out.strip() == "OK", out
+    prefix = f"redis-snapshots/{SITE}/redis/"
+    before = {o["Key"] for o in cloud["s3"].list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])}
+    job = f"snapshot-e2e-{key[-8:]}"
+    site.kubectl.run("create", "job", "-n", "edgeai-redis", job, "--from=cronjob/redis-snapshot-sync")
+    try:
+        site.kubectl.run("wait", "-n", "edgeai-redis", f"job/{job}", "--for=condition=complete", "--timeout=300s",
+                         timeout=330)
+    finally:
+        logs = site.kubectl.run("logs", "-n", "edgeai-redis", f"job/{job}", "--all-containers", check=False)
+        site.kubectl.run("delete", "-n", "edgeai-redis", f"job/{job}", "--wait=false", check=False)
+    new = sorted({o["Key"] for o in cloud["s3"].list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])}
+                 - before)
+    assert len(new) == 1 and new[0].endswith(".rdb"), f"{new}\n{logs}"
+    rdb = cloud["s3"].get_object(Bucket=BUCKET, Key=new[0])["Body"].read()
+    assert rdb.startswith(b"REDIS") and key.encode() in rdb, f"{new[0]}: not an RDB holding {key}"
+
+
+def test_the_models_metrics_reach_the_central_prometheus_and_nothing_else_does(site, cloud) -> None:
+    """The site's Prometheus remote-writes what charts/monitoring's remoteWrite.metrics keeps: the CEP's
+    prediction distribution, the model server's request counts and latency, `up`; its other series stay."""
+    sensor = f"e2e-central-{uuid.uuid4().hex[:6]}"
+    events = [(sensor, json.dumps({"sensorId": sensor, "value": 180.0 if tick == 6 else 20.0 + tick % 3}))
+              for tick in range(12)]
+    assert all(a.startswith("ack ") for a in site.produce("sensor-events", events, "acks=all"))
+    status, body = site.infer(NORMAL, site.api_key)
+    assert status == 200, body
+    wanted = {"up", "edgeai_cep_predictions_total", "model_infer_request_success_total",
+              "rest_server_request_duration_seconds_bucket"}
+
+    def names() -> set[str]:
+        query = urllib.parse.quote(f'count by (__name__) ({{site="{SITE}"}})')
+        with urllib.request.urlopen(f"{cloud['prometheus']}/api/v1/query?query={query}", timeout=30) as resp:
+            found = {r["metric"]["__name__"] for r in json.load(resp)["data"]["result"]}
+        assert wanted <= found, f"not yet in the central Prometheus: {sorted(wanted - found)}"
+        return found
+    found = eventually("the site's model metrics in the central Prometheus", names, 300, interval=10)
+    chart = yaml.safe_load((paths.CHARTS / "monitoring" / "values.yaml").read_text())
+    kept = re.compile(chart["remoteWrite"]["metrics"])
+    assert all(kept.fullmatch(n) for n in found), f"series that should have stayed on the site: {sorted(found)}"
 
 
 def test_edge_data_is_retrained_promoted_and_served(site, cloud, shipped, loop) -> None:

@@ -137,6 +137,11 @@ CASES: dict[str, Case] = {
     "long token as URL user": Case(ENV, ("replace", "https://github.com/",
                                          "https://x9f8e7d6c5b4a3f2e1d0c9b8@github.com/"),
                                    "gitops.repoURL", "a token in a URL"),
+    "plain http remote write": Case(ENV, ("replace", "https://metrics.", "http://metrics."),
+                                    "cloud.prometheusRemoteWrite", "over plain http"),
+    "cloud on the site's cluster": Case(ENV, ("replace", "  egressCIDRs: [203.0.113.0/28]",
+                                              "  egressCIDRs: [203.0.113.0/28]\n  onSiteCluster: true"),
+                                        "cloud.onSiteCluster", "cannot run on its site's kind cluster"),
     "token in a query": Case(ENV, ("replace", "/api/v1/write", "/api/v1/write?token=abc123def456"),
                              "cloud.prometheusRemoteWrite", "a secret in a URL's query"),
     "JAAS password": Case(SITE, ("append", "description: 'org.apache.kafka.common.security.plain.PlainLoginModule "
