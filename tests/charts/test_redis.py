@@ -191,8 +191,9 @@ def test_snapshot_sync_uploads_a_network_rdb_with_rclone() -> None:
     spec = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     (snap,) = spec["initContainers"]
     # reads from a replica when there is one
-    assert snap["command"][:3] == ["redis-cli", "-h", "redis-replicas"]
-    assert snap["command"][-2:] == ["--rdb", "/snapshot/dump.rdb"]
+    assert snap["command"][:2] == ["sh", "-c"]
+    assert "redis-cli -h redis-replicas -p 6379 --rdb /snapshot/dump.rdb && exit 0;" in snap["command"][2]
+    assert snap["command"][2].startswith("for attempt in $(seq 30)")   # the policy admits a new pod late
     assert env_of(snap)["REDISCLI_AUTH"] == {"secretKeyRef": {"name": "redis-auth", "key": "password"}}
     (upload,) = spec["containers"]
     assert upload["image"] == "ghcr.io/edgeai-platform/rclone:1.60.1"
