@@ -54,7 +54,7 @@ def _training():
 
 
 def check(env: Environment) -> None:
-    """The environment must point the site at this cloud's uplink and object store."""
+    """The environment must point the site at this cloud's uplink, object store and central Prometheus."""
     training, _ = _training()
     wanted = {"kafkaBootstrap": f"{UPLINK_HOST}:{UPLINK_PORT}",
               "objectStoreEndpoint": training.plan(env).object_store_endpoint,
