@@ -123,7 +123,7 @@ def test_prometheus_scrapes_every_target(site):
         zero = [r["metric"] for r in body["data"]["result"]]
         assert not zero, f"up == 0 for {zero}"
         return active
-    active = eventually("every Prometheus target up, no series of up at 0", every_target_up, 240, 5)
+    active = eventually("every Prometheus target up, no series of up at 0", every_target_up, 420, 5)
     scraped = {t["labels"].get("namespace") for t in active}
     # Kafka's metrics come from kafka_exporter, which is off on `local` (no image buildable here).
     assert {"edgeai-redis", "edgeai-models", "edgeai-gateway", "edgeai-siddhi", "edgeai-monitoring"} <= scraped
