@@ -196,7 +196,7 @@ def releases(env: Environment) -> list[Release]:
     kafka["resources"] = {"requests": {"cpu": CPU_REQUEST}}
     kafka["kafkaExporter"] = {"enabled": False}     # no image of it is buildable here (environments/local)
     monitoring = copy.deepcopy(stack["monitoring"].values)
-    scraped = [training.TRAINING_NS, training.OBJECT_STORE_NS, KAFKA_NS, MONITORING_NS]
+    scraped = [n for n in namespaces() if n != UPLINK_NS]    # the relay has no metrics
     site_monitoring = catalog.COMPONENTS["monitoring"].namespace
     monitoring.update(
         scrapeNamespaces=scraped, grafana={"enabled": False}, alertmanager={"enabled": False},

@@ -170,12 +170,14 @@ def test_redis_snapshots_land_in_the_cloud_bucket(site, cloud) -> None:
     """The site's hourly CronJob (charts/redis snapshotSync, on since `local` declares its object
     store) run now: an RDB of the live dataset, with a key written just before, in the bucket."""
     key = f"e2e-snapshot-{uuid.uuid4().hex[:8]}"
-    pod = site.pod("edgeai-redis", "app.kubernetes.io/name=redis")
-    out = site.exec("edgeai-redis", pod, "sh", "-c", f'REDISCLI_AUTH="$(cat)" redis-cli -h 127.0.0.1 set {key} 1',
-                    stdin=site.secrets["redisPassword"])
+    pod = site.pod("edgeai-redis", "app.kubernetes.io/component=server")
+    out = site.exec("edgeai-redis", pod, "redis-cli", "-h", "127.0.0.1", "set", key, "1")  # REDISCLI_AUTH: the pod's
     assert out.strip() == "OK", out
     prefix = f"redis-snapshots/{SITE}/redis/"
-    before = {o["Key"] for o in cloud["s3"].list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])}
+
+    def keys() -> set[str]:
+        return {o["Key"] for o in cloud["s3"].list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])}
+    before = keys()
     job = f"snapshot-e2e-{key[-8:]}"
     site.kubectl.run("create", "job", "-n", "edgeai-redis", job, "--from=cronjob/redis-snapshot-sync")
     try:
@@ -184,8 +186,7 @@ def test_redis_snapshots_land_in_the_cloud_bucket(site, cloud) -> None:
     finally:
         logs = site.kubectl.run("logs", "-n", "edgeai-redis", f"job/{job}", "--all-containers", check=False)
         site.kubectl.run("delete", "-n", "edgeai-redis", f"job/{job}", "--wait=false", check=False)
-    new = sorted({o["Key"] for o in cloud["s3"].list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])}
-                 - before)
+    new = sorted(keys() - before)
     assert len(new) == 1 and new[0].endswith(".rdb"), f"{new}\n{logs}"
     rdb = cloud["s3"].get_object(Bucket=BUCKET, Key=new[0])["Body"].read()
     assert rdb.startswith(b"REDIS") and key.encode() in rdb, f"{new[0]}: not an RDB holding {key}"
